@@ -1,0 +1,110 @@
+package amq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	amqp "github.com/Azure/go-amqp"
+)
+
+// Delivery is a message received on a Receiver, with the means to settle
+// it: Accept, Reject, Release or Modify (AMQP 1.0 section 3.4). Settle a
+// delivery at most once; with auto-accept (the default) an unsettled
+// delivery is accepted for you, see Receiver.
+type Delivery struct {
+	// Message is the received message.
+	Message *Message
+
+	r       *Receiver
+	am      *amqp.Message
+	settled atomic.Bool
+}
+
+// ModifyOptions describe a modified outcome (section 3.4.5).
+type ModifyOptions struct {
+	// DeliveryFailed asks the peer to count this as a failed delivery
+	// attempt (its delivery-count goes up).
+	DeliveryFailed bool
+	// UndeliverableHere asks the peer not to redeliver the message to this
+	// receiver.
+	UndeliverableHere bool
+	// Annotations are merged into the message's annotations.
+	Annotations map[string]any
+}
+
+// Accept tells the peer the message was processed: it is removed from its
+// queue. It blocks until the disposition is written.
+func (d *Delivery) Accept(ctx context.Context) error {
+	return d.settle(ctx, "accept", func(ctx context.Context) error { return d.r.link.AcceptMessage(ctx, d.am) })
+}
+
+// Reject tells the peer the message is invalid and must not be redelivered
+// (it may be dead-lettered), with an AMQP error condition such as
+// "amqp:precondition-failed" and a description; an empty condition sends
+// a rejected outcome without an error.
+func (d *Delivery) Reject(ctx context.Context, condition, description string) error {
+	var e *amqp.Error
+	if condition != "" {
+		e = &amqp.Error{Condition: amqp.ErrCond(condition), Description: description}
+	}
+	return d.settle(ctx, "reject", func(ctx context.Context) error { return d.r.link.RejectMessage(ctx, d.am, e) })
+}
+
+// Release gives the message back to the peer unprocessed; it will be
+// delivered again, to this or another receiver, with its delivery count
+// unchanged.
+func (d *Delivery) Release(ctx context.Context) error {
+	return d.settle(ctx, "release", func(ctx context.Context) error { return d.r.link.ReleaseMessage(ctx, d.am) })
+}
+
+// Modify gives the message back to the peer with the changes opts asks
+// for. A nil opts means DeliveryFailed: the usual "processing failed, try
+// again later".
+func (d *Delivery) Modify(ctx context.Context, opts *ModifyOptions) error {
+	o := ModifyOptions{DeliveryFailed: true}
+	if opts != nil {
+		o = *opts
+	}
+	mo := &amqp.ModifyMessageOptions{
+		DeliveryFailed:    o.DeliveryFailed,
+		UndeliverableHere: o.UndeliverableHere,
+		Annotations:       mapToAnnotations(o.Annotations),
+	}
+	return d.settle(ctx, "modify", func(ctx context.Context) error { return d.r.link.ModifyMessage(ctx, d.am, mo) })
+}
+
+func (d *Delivery) settle(ctx context.Context, op string, do func(context.Context) error) error {
+	if !d.settled.CompareAndSwap(false, true) {
+		return fmt.Errorf("amq: %s: %w", op, ErrAlreadySettled)
+	}
+	err := do(ctx)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("amq: %s on %q: %w", op, d.r.address, err)
+	}
+	var (
+		le *amqp.LinkError
+		se *amqp.SessionError
+		ce *amqp.ConnError
+	)
+	if errors.As(err, &le) || errors.As(err, &se) || errors.As(err, &ce) {
+		return &Error{Scope: ScopeLink, Op: op, Address: d.r.address, Err: fmt.Errorf("%w (%v)", ErrDeliveryLost, err)}
+	}
+	return wrapErr(op, d.r.address, err)
+}
+
+// autoAccept accepts the delivery unless the application settled it.
+func (d *Delivery) autoAccept() {
+	if d.settled.Load() {
+		return
+	}
+	ctx, cancel := d.r.c.closeCtx(context.Background())
+	defer cancel()
+	if err := d.Accept(ctx); err != nil && !errors.Is(err, ErrAlreadySettled) {
+		d.r.c.cfg.logger.Warn("amq: auto-accept failed", "address", d.r.address, "err", err)
+	}
+}

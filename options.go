@@ -1,0 +1,290 @@
+package amq
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// ConnectOptions configures a Client. The zero value (or a nil pointer)
+// means all defaults. Dial copies the struct and never modifies the
+// caller's value. Field names follow the keys of connect.json (reference
+// chapter 13) so that one struct serves both.
+type ConnectOptions struct {
+	// User and Password authenticate the connection. They take precedence
+	// over credentials in the URL.
+	User     string
+	Password string
+
+	// ContainerID identifies this client to the peer (reference 5.4). A
+	// durable subscription is keyed by it, so set it to a stable value when
+	// using one. Default: a random UUID.
+	ContainerID string
+
+	// SASL controls authentication.
+	SASL SASLOptions
+
+	// TLS controls amqps connections.
+	TLS TLSOptions
+
+	// IdleTimeout is the idle time-out this client advertises: the peer must
+	// send something (at least a heartbeat) at least this often or the
+	// connection is considered dead. Default 60s; a negative value disables
+	// it.
+	IdleTimeout time.Duration
+
+	// MaxFrameSize is the largest frame this client accepts. Default 65536.
+	MaxFrameSize uint32
+
+	// Properties are sent in the open frame's properties map.
+	Properties map[string]any
+
+	// ConnectTimeout bounds the TCP, TLS, SASL and AMQP open exchange when the
+	// caller's context has no earlier deadline. Default 30s.
+	ConnectTimeout time.Duration
+
+	// CloseTimeout bounds how long Close waits for the peer to confirm that
+	// it has processed everything sent (session end) before the socket is
+	// closed. Default 5s.
+	CloseTimeout time.Duration
+
+	// Logger receives the client's structured events. Default: discard.
+	Logger *slog.Logger
+}
+
+// SASLOptions configures SASL authentication (reference 7.3).
+type SASLOptions struct {
+	// Mechanisms restricts the mechanisms the client may use (the
+	// reference's allowed_mechs). Empty means any supported mechanism.
+	Mechanisms []string
+	// Enabled set to false skips SASL entirely (the reference's
+	// sasl_enabled). Default true.
+	Enabled *bool
+	// AllowInsecure controls whether mechanisms that send a cleartext
+	// password (PLAIN) may be used on a connection without TLS. nil allows
+	// them, as the reference's Python container does.
+	AllowInsecure *bool
+	// XOAUTH2Token is the bearer token for the XOAUTH2 mechanism.
+	XOAUTH2Token string
+}
+
+// TLSOptions configures TLS for amqps URLs (reference 7.1).
+type TLSOptions struct {
+	// CA is a PEM file of certificate authorities to trust instead of the
+	// system roots.
+	CA string
+	// Cert and Key are PEM files of the client certificate and its key, for
+	// SASL EXTERNAL or brokers that require client certificates.
+	Cert string
+	Key  string
+	// Verify set to false skips verification of the server certificate.
+	// Default true. Never disable it in production.
+	Verify *bool
+	// Config, when set, is used as the base TLS configuration (cloned; the
+	// fields above still apply on top of it).
+	Config *tls.Config
+}
+
+// Durability is how much of a terminus survives the link (AMQP 1.0
+// section 3.5.5); durable subscriptions use DurabilityUnsettledState.
+type Durability uint32
+
+// Terminus durability levels.
+const (
+	DurabilityNone           Durability = 0
+	DurabilityConfiguration  Durability = 1
+	DurabilityUnsettledState Durability = 2
+)
+
+// ExpiryPolicy is when a terminus' expiry timer starts (section 3.5.6).
+type ExpiryPolicy string
+
+// Terminus expiry policies. The zero value lets the peer apply its default
+// (session-end).
+const (
+	ExpiryLinkDetach      ExpiryPolicy = "link-detach"
+	ExpirySessionEnd      ExpiryPolicy = "session-end"
+	ExpiryConnectionClose ExpiryPolicy = "connection-close"
+	ExpiryNever           ExpiryPolicy = "never"
+)
+
+// SenderOptions configures a Sender. nil means all defaults.
+type SenderOptions struct {
+	// Name is the link name. Default: a random name.
+	Name string
+	// Capabilities are set on the target, e.g. "queue" or "topic"
+	// (reference 8.1) to ask the peer to create that kind of node.
+	Capabilities []string
+	// Presettled sends every message settled (at-most-once): Send returns
+	// once the message is written and no outcome is awaited.
+	Presettled bool
+	// Durability and ExpiryPolicy are set on the target.
+	Durability   Durability
+	ExpiryPolicy ExpiryPolicy
+	// Properties are the link properties sent in the attach frame.
+	Properties map[string]any
+}
+
+// ReceiverOptions configures a Receiver. nil means all defaults.
+type ReceiverOptions struct {
+	// Name is the link name. A durable subscription is identified by the
+	// client's ContainerID and this name. Default: a random name.
+	Name string
+	// Credit is the prefetch window: how many messages the peer may send
+	// ahead of the application. Credit is topped up when half of it is used.
+	// Default 100.
+	Credit int
+	// ManualAccept turns off auto-accept: the application settles every
+	// delivery itself with Accept, Reject, Release or Modify.
+	ManualAccept bool
+	// Capabilities are set on the source, e.g. "queue" or "topic".
+	Capabilities []string
+	// Durable makes a durable subscription (reference 8.2): the source is
+	// durable (unsettled-state) and never expires, so the subscription
+	// survives Detach and ends with Close. Needs a stable
+	// ConnectOptions.ContainerID and Name.
+	Durable bool
+	// Durability and ExpiryPolicy set the source fields directly; Durable
+	// is shorthand for DurabilityUnsettledState and ExpiryNever.
+	Durability   Durability
+	ExpiryPolicy ExpiryPolicy
+	// DynamicAddress asks the peer to create a temporary node (a reply
+	// queue for request/reply); the assigned address is Receiver.Address.
+	// The address argument of NewReceiver must then be empty.
+	DynamicAddress bool
+	// Selector is a JMS-style message selector (the
+	// apache.org:selector-filter:string filter).
+	Selector string
+	// Browse reads messages without consuming them (distribution mode copy).
+	Browse bool
+	// Properties are the link properties sent in the attach frame.
+	Properties map[string]any
+}
+
+// Default values of the options.
+const (
+	DefaultCredit         = 100
+	DefaultIdleTimeout    = 60 * time.Second
+	DefaultMaxFrameSize   = 65536
+	DefaultConnectTimeout = 30 * time.Second
+	DefaultCloseTimeout   = 5 * time.Second
+	maxCredit             = 1 << 20
+)
+
+// connectConfig is ConnectOptions copied, defaulted and validated.
+type connectConfig struct {
+	ConnectOptions
+	logger *slog.Logger
+}
+
+func newConnectConfig(opts *ConnectOptions) (*connectConfig, error) {
+	cfg := &connectConfig{}
+	if opts != nil {
+		cfg.ConnectOptions = *opts
+		cfg.SASL.Mechanisms = append([]string(nil), opts.SASL.Mechanisms...)
+		if opts.Properties != nil {
+			cfg.Properties = make(map[string]any, len(opts.Properties))
+			for k, v := range opts.Properties {
+				cfg.Properties[k] = v
+			}
+		}
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxFrameSize == 0 {
+		cfg.MaxFrameSize = DefaultMaxFrameSize
+	} else if cfg.MaxFrameSize < 512 {
+		return nil, fmt.Errorf("amq: ConnectOptions.MaxFrameSize %d is below the AMQP minimum of 512", cfg.MaxFrameSize)
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = DefaultCloseTimeout
+	}
+	for i, m := range cfg.SASL.Mechanisms {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		if !supportedMechanism(m) {
+			return nil, fmt.Errorf("amq: ConnectOptions.SASL.Mechanisms: unsupported mechanism %q (supported: %s)", cfg.SASL.Mechanisms[i], strings.Join(supportedMechanisms, ", "))
+		}
+		cfg.SASL.Mechanisms[i] = m
+	}
+	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
+		return nil, fmt.Errorf("amq: ConnectOptions.TLS: Cert and Key must be given together")
+	}
+	cfg.logger = cfg.Logger
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
+}
+
+func (c *connectConfig) saslEnabled() bool { return c.SASL.Enabled == nil || *c.SASL.Enabled }
+
+func (c *connectConfig) tlsVerify() bool { return c.TLS.Verify == nil || *c.TLS.Verify }
+
+func (c *connectConfig) allowInsecure() bool {
+	return c.SASL.AllowInsecure == nil || *c.SASL.AllowInsecure
+}
+
+// receiverConfig is ReceiverOptions copied, defaulted and validated.
+func newReceiverConfig(address string, opts *ReceiverOptions) (ReceiverOptions, error) {
+	var o ReceiverOptions
+	if opts != nil {
+		o = *opts
+		o.Capabilities = append([]string(nil), opts.Capabilities...)
+	}
+	switch {
+	case o.Credit == 0:
+		o.Credit = DefaultCredit
+	case o.Credit < 0 || o.Credit > maxCredit:
+		return o, fmt.Errorf("amq: ReceiverOptions.Credit %d out of range (1-%d, 0 for the default %d)", o.Credit, maxCredit, DefaultCredit)
+	}
+	if o.DynamicAddress && address != "" {
+		return o, fmt.Errorf("amq: NewReceiver: address %q given with ReceiverOptions.DynamicAddress; the peer assigns the address, pass \"\"", address)
+	}
+	if !o.DynamicAddress && address == "" {
+		return o, fmt.Errorf("amq: NewReceiver: empty address (set ReceiverOptions.DynamicAddress for a peer-assigned one)")
+	}
+	if o.Durable {
+		if o.Durability == DurabilityNone {
+			o.Durability = DurabilityUnsettledState
+		}
+		if o.ExpiryPolicy == "" {
+			o.ExpiryPolicy = ExpiryNever
+		}
+		if o.Name == "" {
+			return o, fmt.Errorf("amq: ReceiverOptions.Durable needs a stable Name: the subscription is identified by container id and link name")
+		}
+	}
+	if err := checkTerminus("ReceiverOptions", o.Durability, o.ExpiryPolicy); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func newSenderConfig(address string, opts *SenderOptions) (SenderOptions, error) {
+	var o SenderOptions
+	if opts != nil {
+		o = *opts
+		o.Capabilities = append([]string(nil), opts.Capabilities...)
+	}
+	if address == "" {
+		return o, fmt.Errorf("amq: NewSender: empty address")
+	}
+	return o, checkTerminus("SenderOptions", o.Durability, o.ExpiryPolicy)
+}
+
+func checkTerminus(what string, d Durability, e ExpiryPolicy) error {
+	if d > DurabilityUnsettledState {
+		return fmt.Errorf("amq: %s.Durability %d is not a terminus durability (0, 1 or 2)", what, d)
+	}
+	switch e {
+	case "", ExpiryLinkDetach, ExpirySessionEnd, ExpiryConnectionClose, ExpiryNever:
+		return nil
+	}
+	return fmt.Errorf("amq: %s.ExpiryPolicy %q is not an expiry policy (link-detach, session-end, connection-close, never)", what, e)
+}

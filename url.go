@@ -1,0 +1,112 @@
+package amq
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// endpoint is one parsed connection URL (reference 6.1):
+// scheme://[user[:password]@]host[:port].
+type endpoint struct {
+	Scheme   string // "amqp" or "amqps"
+	Host     string // without brackets
+	Port     string
+	User     string
+	Password string
+	HasUser  bool
+}
+
+// Addr is host:port, with brackets around an IPv6 host.
+func (e endpoint) Addr() string { return net.JoinHostPort(e.Host, e.Port) }
+
+// String is the URL without credentials, safe to log and to put in errors.
+func (e endpoint) String() string { return e.Scheme + "://" + e.Addr() }
+
+// TLS reports whether the endpoint is amqps.
+func (e endpoint) TLS() bool { return e.Scheme == "amqps" }
+
+// parseURL parses a connection URL. A bare "host[:port]" means amqp. The
+// default ports are 5672 (amqp) and 5671 (amqps). Errors name the part that
+// is wrong and never contain the password.
+func parseURL(raw string) (endpoint, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return endpoint{}, fmt.Errorf("amq: empty connection URL")
+	}
+	if !strings.Contains(s, "://") {
+		s = "amqp://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return endpoint{}, fmt.Errorf("amq: malformed connection URL %q: %v", redactURL(raw), unwrapURLError(err))
+	}
+	var ep endpoint
+	switch strings.ToLower(u.Scheme) {
+	case "amqp":
+		ep.Scheme, ep.Port = "amqp", "5672"
+	case "amqps":
+		ep.Scheme, ep.Port = "amqps", "5671"
+	default:
+		return endpoint{}, fmt.Errorf("amq: connection URL %q: unsupported scheme %q (want amqp or amqps)", redactURL(raw), u.Scheme)
+	}
+	if u.Opaque != "" {
+		return endpoint{}, fmt.Errorf("amq: connection URL %q: missing // after the scheme", redactURL(raw))
+	}
+	if u.Path != "" && u.Path != "/" {
+		return endpoint{}, fmt.Errorf("amq: connection URL %q: unexpected path %q (the address goes to NewSender/NewReceiver, not the URL)", redactURL(raw), u.Path)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return endpoint{}, fmt.Errorf("amq: connection URL %q: query and fragment are not supported", redactURL(raw))
+	}
+	ep.Host = u.Hostname()
+	if ep.Host == "" {
+		return endpoint{}, fmt.Errorf("amq: connection URL %q: missing host", redactURL(raw))
+	}
+	if strings.Contains(u.Host, "[") != strings.Contains(ep.Host, ":") {
+		return endpoint{}, fmt.Errorf("amq: connection URL %q: an IPv6 host must be in brackets, like amqp://[::1]:5672", redactURL(raw))
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return endpoint{}, fmt.Errorf("amq: connection URL %q: invalid port %q (want 1-65535)", redactURL(raw), p)
+		}
+		ep.Port = p
+	} else if strings.HasSuffix(u.Host, ":") {
+		return endpoint{}, fmt.Errorf("amq: connection URL %q: empty port", redactURL(raw))
+	}
+	if u.User != nil {
+		ep.HasUser = true
+		ep.User = u.User.Username()
+		ep.Password, _ = u.User.Password()
+	}
+	return ep, nil
+}
+
+// redactURL hides the password of a URL so it can go into an error.
+func redactURL(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	start := strings.Index(raw, "://")
+	if at < 0 {
+		return raw
+	}
+	userinfo := raw[start+3 : at]
+	if start < 0 {
+		userinfo = raw[:at]
+	}
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return strings.Replace(raw, userinfo, userinfo[:i]+":xxxxx", 1)
+	}
+	return raw
+}
+
+// unwrapURLError drops net/url's "parse URL:" prefix, which would repeat
+// the (unredacted) URL.
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
