@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	amqp "github.com/Azure/go-amqp"
 )
@@ -82,7 +83,7 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 	}
 	if err != nil {
 		nc.Close()
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		if ctxErr := deadlineErr(ctx, err); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
 		}
 		e := wrapErr("dial", ep.String(), err)
@@ -95,6 +96,20 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 	}
 	cfg.logger.Info("amq: connected", "url", ep.String(), "sasl", mech, "container_id", cfg.ContainerID)
 	return conn, nil
+}
+
+// deadlineErr reports the context's error for a failure that ctx caused:
+// go-amqp turns the deadline into a socket deadline, which can fire an
+// instant before ctx itself reports it.
+func deadlineErr(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	var ne net.Error
+	if dl, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && time.Until(dl) < 50*time.Millisecond {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // isAuthFailure recognises go-amqp's report of a SASL outcome other than ok.

@@ -37,6 +37,9 @@ func parseURL(raw string) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("amq: empty connection URL")
 	}
 	if !strings.Contains(s, "://") {
+		if l := strings.ToLower(s); strings.HasPrefix(l, "amqp:") || strings.HasPrefix(l, "amqps:") {
+			return endpoint{}, fmt.Errorf("amq: connection URL %q: missing // after the scheme", redactURL(raw))
+		}
 		s = "amqp://" + s
 	}
 	u, err := url.Parse(s)

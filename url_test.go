@@ -48,7 +48,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"amqp://h/queue", `unexpected path "/queue"`},
 		{"amqp://h?x=1", "query"},
 		{"amqp:h", "missing //"},
-		{"amqp://::1:5672", "malformed"},
+		{"amqp://::1:5672", "brackets"},
 		{"amqp://user:topsecret@h:x", "malformed"},
 	}
 	for _, tt := range tests {
