@@ -183,3 +183,11 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestHelloWorld(t *testing.T) {
+	assert.Equal(t, "Hello World!\n", run(t, "helloworld"), "runs against its in-process broker")
+
+	b := amqtest.NewBroker(t)
+	assert.Equal(t, "Hello World!\n", run(t, "helloworld", "-url", b.URL(), "-address", "hw"))
+	assert.Equal(t, 0, b.QueueDepth("hw"))
+}
