@@ -3,7 +3,6 @@ package amq
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -12,98 +11,151 @@ import (
 )
 
 // Client is a connection to an AMQP 1.0 peer: the reference's Container
-// and Connection in one. It is safe for concurrent use. Senders and
-// receivers made from it each run on their own AMQP session, so a slow or
-// failed link does not stall the others.
+// and Connection in one. It is safe for concurrent use.
+//
+// A supervisor goroutine owns the underlying connection. When it is lost,
+// the supervisor reconnects (to the next URL of ConnectOptions.URLs, with
+// the delays of ConnectOptions.Reconnect), re-attaches every open sender
+// and receiver, resends what was in flight, and only then lets blocked
+// calls continue; see docs/failover.md. Senders and receivers each run on
+// their own AMQP session, so a slow or failed link does not stall the
+// others.
 type Client struct {
-	cfg *connectConfig
-	ep  endpoint
+	cfg    *connectConfig
+	eps    []endpoint
+	policy ReconnectPolicy
+	events eventQueue
 
-	conn *amqp.Conn
+	mu      sync.Mutex
+	conn    *amqp.Conn    // current connection; nil while reconnecting
+	ep      endpoint      // conn's endpoint
+	epIndex int           // index of ep in eps
+	gen     uint64        // bumped for every new connection
+	up      chan struct{} // closed while conn is usable; replaced when lost
+	closed  bool          // Close was called
+	failErr error         // why the client gave up; nil while alive
+	links   map[link]struct{}
+	cache   *senderCache
+	pending pendingBudget
 
-	mu       sync.Mutex
-	closed   bool
+	closing  chan struct{} // closed by Close: stops the supervisor
+	done     chan struct{} // closed when the client has ended
+	supDone  chan struct{}
 	closeErr error
-	links    map[link]struct{}
-	cache    *senderCache
-	closedCh chan struct{}
 }
 
-// link is what Client.Close must close: every open Sender and Receiver.
+// link is what the client supervises: every open Sender and Receiver.
 type link interface {
+	// reattach attaches the link again on a new connection.
+	reattach(ctx context.Context, conn *amqp.Conn, gen uint64) error
+	// connectionLost marks the link as down until reattach.
+	connectionLost()
+	// fail ends the link with err (the client gave up, or the peer refused
+	// the link when it was re-attached).
+	fail(err error)
+	// closeForClient detaches the link as part of Client.Close.
 	closeForClient(ctx context.Context) error
 }
 
 // Dial connects to the peer at url (reference 6.1:
 // scheme://[user[:password]@]host[:port], schemes amqp and amqps, a bare
-// host[:port] meaning amqp) and opens an AMQP connection. It returns when
-// the peer has answered the open, or with an error when ctx ends, the peer
-// refuses, authentication fails or TLS verification fails. When ctx has no
-// deadline, ConnectOptions.ConnectTimeout bounds the attempt.
+// host[:port] meaning amqp), or to the first of ConnectOptions.URLs that
+// answers, and opens an AMQP connection. Each URL of the list is tried
+// once, in order; the error names every URL and its failure. With
+// ConnectOptions.RetryInitialConnect the first connection is retried with
+// the reconnect policy instead (the reference's behaviour). When ctx has
+// no deadline, ConnectOptions.ConnectTimeout bounds each attempt.
+//
+// Authentication and TLS verification failures end Dial at once.
 func Dial(ctx context.Context, url string, opts *ConnectOptions) (*Client, error) {
 	cfg, err := newConnectConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	if url == "" {
-		return nil, fmt.Errorf("amq: Dial: empty URL")
-	}
-	ep, err := parseURL(url)
+	eps, err := endpointsFor(url, cfg.URLs)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.ContainerID == "" {
 		cfg.ContainerID = uuid.NewString()
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.ConnectTimeout)
-		defer cancel()
+	c := &Client{
+		cfg:     cfg,
+		eps:     eps,
+		policy:  cfg.Reconnect,
+		events:  eventQueue{fn: cfg.OnStateChange},
+		links:   make(map[link]struct{}),
+		up:      make(chan struct{}),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+		supDone: make(chan struct{}),
 	}
-	conn, err := dialEndpoint(ctx, cfg, ep)
+	if c.policy == nil {
+		c.policy = NewExponentialReconnect(DefaultReconnectInitial, DefaultReconnectMax, 0)
+	}
+	c.pending.max, c.pending.maxBytes = cfg.MaxPendingSends, cfg.MaxPendingBytes
+	c.cache = newSenderCache(c)
+
+	conn, idx, err := c.dialInitial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{
-		cfg:      cfg,
-		ep:       ep,
-		conn:     conn,
-		links:    make(map[link]struct{}),
-		closedCh: make(chan struct{}),
-	}
-	c.cache = newSenderCache(c)
+	c.conn, c.ep, c.epIndex, c.gen = conn, eps[idx], idx, 1
+	close(c.up)
+	c.emit(StateEvent{State: StateConnected, URL: c.ep.String()})
+	go c.supervise()
 	return c, nil
+}
+
+// endpointsFor parses the URL or the failover list; giving both is an
+// error, as in the reference.
+func endpointsFor(url string, urls []string) ([]endpoint, error) {
+	if url != "" && len(urls) > 0 {
+		return nil, errors.New("amq: Dial: both the url argument and ConnectOptions.URLs are set; give one or the other")
+	}
+	if url != "" {
+		urls = []string{url}
+	}
+	if len(urls) == 0 {
+		return nil, errors.New("amq: Dial: no URL: pass one, or set ConnectOptions.URLs")
+	}
+	eps := make([]endpoint, 0, len(urls))
+	for _, u := range urls {
+		ep, err := parseURL(u)
+		if err != nil {
+			return nil, err
+		}
+		eps = append(eps, ep)
+	}
+	return eps, nil
 }
 
 // ContainerID returns the container id this client announced to the peer.
 func (c *Client) ContainerID() string { return c.cfg.ContainerID }
 
-// URL returns the URL of the peer, without credentials.
-func (c *Client) URL() string { return c.ep.String() }
-
-// Done returns a channel that is closed when the connection has ended,
-// by Close or because it was lost.
-func (c *Client) Done() <-chan struct{} { return c.conn.Done() }
-
-// Err returns why the connection ended: nil while it is open or after a
-// clean Close, otherwise an *Error.
-func (c *Client) Err() error {
-	select {
-	case <-c.conn.Done():
-	default:
-		return nil
-	}
+// URL returns the URL of the peer currently (or last) connected, without
+// credentials.
+func (c *Client) URL() string {
 	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if closed {
-		return nil
-	}
-	return wrapErr("connection", c.ep.String(), c.conn.Err())
+	defer c.mu.Unlock()
+	return c.ep.String()
+}
+
+// Done returns a channel that is closed when the client has ended: after
+// Close, or when it gave up reconnecting.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns why the client ended: nil while it runs and after Close,
+// otherwise the error it gave up on.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failErr
 }
 
 // Close closes every sender and receiver of the client, then the
-// connection. Before the socket is closed, each session is ended and the
+// connection, and stops reconnecting (even in the middle of a back-off
+// delay). Before the socket is closed, each session is ended and the
 // peer's confirmation awaited (bounded by ConnectOptions.CloseTimeout), so
 // that everything Send reported as sent — pre-settled messages included —
 // has reached the peer. Close is idempotent.
@@ -111,15 +163,22 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		<-c.closedCh
+		<-c.done
 		return c.closeErr
 	}
 	c.closed = true
+	close(c.closing)
+	c.mu.Unlock()
+	<-c.supDone
+
+	c.mu.Lock()
 	links := make([]link, 0, len(c.links))
 	for l := range c.links {
 		links = append(links, l)
 	}
 	c.links = nil
+	conn := c.conn
+	failed := c.failErr != nil
 	c.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CloseTimeout)
@@ -133,29 +192,71 @@ func (c *Client) Close() error {
 		}()
 	}
 	wg.Wait()
-	c.cache.close(ctx)
-	err := c.conn.Close()
-	var ce *amqp.ConnError
-	if errors.As(err, &ce) && ce.RemoteErr == nil {
-		err = nil // a clean local close
+	c.cache.close()
+	var err error
+	if conn != nil && !failed {
+		err = conn.Close()
+		var ce *amqp.ConnError
+		if errors.As(err, &ce) && ce.RemoteErr == nil {
+			err = nil // a clean local close
+		}
 	}
-	c.closeErr = wrapErr("close", c.ep.String(), err)
-	close(c.closedCh)
-	c.cfg.logger.Info("amq: connection closed", "url", c.ep.String())
+	c.closeErr = wrapErr("close", c.URL(), err)
+	c.emit(StateEvent{State: StateClosed, URL: c.URL()})
+	c.cfg.logger.Info("amq: client closed", "url", c.URL())
+	close(c.done)
 	return c.closeErr
 }
 
-// track registers an open link so Close can close it; it fails if the
-// client is already closed.
-func (c *Client) track(l link) error {
+// connection waits until a connection is usable and returns it with its
+// generation. It fails at once when the client is closed or has failed,
+// and when ctx ends.
+func (c *Client) connection(ctx context.Context) (*amqp.Conn, uint64, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, 0, ErrClosed
+		}
+		if c.failErr != nil {
+			err := c.failErr
+			c.mu.Unlock()
+			return nil, 0, err
+		}
+		conn, gen, up := c.conn, c.gen, c.up
+		c.mu.Unlock()
+		select {
+		case <-up:
+			if conn != nil {
+				return conn, gen, nil
+			}
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+	}
+}
+
+// track registers a link attached on connection generation gen, so that
+// the supervisor re-attaches it after a reconnect. errStale means the
+// connection was replaced meanwhile: the caller attaches again.
+func (c *Client) track(l link, gen uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
 	}
+	if c.failErr != nil {
+		return c.failErr
+	}
+	if c.gen != gen {
+		return errStale
+	}
 	c.links[l] = struct{}{}
 	return nil
 }
+
+var errStale = errors.New("amq: connection replaced during attach")
 
 func (c *Client) untrack(l link) {
 	c.mu.Lock()
@@ -163,29 +264,11 @@ func (c *Client) untrack(l link) {
 	delete(c.links, l)
 }
 
-func (c *Client) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
-}
-
-// newSession begins a session for one link.
-func (c *Client) newSession(ctx context.Context, op, address string) (*amqp.Session, error) {
-	if c.isClosed() {
-		return nil, fmt.Errorf("amq: %s: %w", op, ErrClosed)
-	}
-	s, err := c.conn.NewSession(ctx, nil)
-	if err != nil {
-		return nil, wrapErr(op, address, err)
-	}
-	return s, nil
-}
-
 // Send sends msg to msg.To and blocks until the peer settles it. It
 // returns nil when the peer accepted the message, a *RejectedError,
 // *ReleasedError or *ModifiedError for the other outcomes, and an *Error
-// when the link or connection failed. The client keeps one sender per
-// address for Send, so repeated sends to the same address reuse a link.
+// when the link or connection failed for good. The client keeps one sender
+// per address for Send, so repeated sends to the same address reuse a link.
 func (c *Client) Send(ctx context.Context, msg *Message) error {
 	if msg == nil {
 		return errors.New("amq: Send: nil message")
@@ -201,8 +284,7 @@ func (c *Client) Send(ctx context.Context, msg *Message) error {
 }
 
 // closeCtx derives the context used to close a link: the caller's, bounded
-// by CloseTimeout when it has no deadline, because some peers (RabbitMQ
-// 3.10) never answer a detach.
+// by CloseTimeout when it has no deadline.
 func (c *Client) closeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return context.WithCancel(ctx)
@@ -213,10 +295,32 @@ func (c *Client) closeCtx(ctx context.Context) (context.Context, context.CancelF
 // endSession ends a link's session, bounded: ending the session is what
 // makes the peer confirm it has processed every frame sent on it.
 func endSession(ctx context.Context, s *amqp.Session, timeout time.Duration) error {
+	if s == nil {
+		return nil
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	return s.Close(ctx)
+}
+
+// connLost reports whether conn has ended: the error a link reported is
+// then a connection loss, which the supervisor repairs.
+func connLost(conn *amqp.Conn) bool {
+	if conn == nil {
+		return true
+	}
+	select {
+	case <-conn.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Client) emit(ev StateEvent) {
+	ev.Time = time.Now()
+	c.events.push(ev)
 }

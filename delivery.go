@@ -18,6 +18,7 @@ type Delivery struct {
 	Message *Message
 
 	r       *Receiver
+	link    *amqp.Receiver // the link it arrived on
 	am      *amqp.Message
 	settled atomic.Bool
 }
@@ -37,7 +38,7 @@ type ModifyOptions struct {
 // Accept tells the peer the message was processed: it is removed from its
 // queue. It blocks until the disposition is written.
 func (d *Delivery) Accept(ctx context.Context) error {
-	return d.settle(ctx, "accept", func(ctx context.Context) error { return d.r.link.AcceptMessage(ctx, d.am) })
+	return d.settle(ctx, "accept", func(ctx context.Context) error { return d.link.AcceptMessage(ctx, d.am) })
 }
 
 // Reject tells the peer the message is invalid and must not be redelivered
@@ -49,14 +50,14 @@ func (d *Delivery) Reject(ctx context.Context, condition, description string) er
 	if condition != "" {
 		e = &amqp.Error{Condition: amqp.ErrCond(condition), Description: description}
 	}
-	return d.settle(ctx, "reject", func(ctx context.Context) error { return d.r.link.RejectMessage(ctx, d.am, e) })
+	return d.settle(ctx, "reject", func(ctx context.Context) error { return d.link.RejectMessage(ctx, d.am, e) })
 }
 
 // Release gives the message back to the peer unprocessed; it will be
 // delivered again, to this or another receiver, with its delivery count
 // unchanged.
 func (d *Delivery) Release(ctx context.Context) error {
-	return d.settle(ctx, "release", func(ctx context.Context) error { return d.r.link.ReleaseMessage(ctx, d.am) })
+	return d.settle(ctx, "release", func(ctx context.Context) error { return d.link.ReleaseMessage(ctx, d.am) })
 }
 
 // Modify gives the message back to the peer with the changes opts asks
@@ -72,7 +73,7 @@ func (d *Delivery) Modify(ctx context.Context, opts *ModifyOptions) error {
 		UndeliverableHere: o.UndeliverableHere,
 		Annotations:       mapToAnnotations(o.Annotations),
 	}
-	return d.settle(ctx, "modify", func(ctx context.Context) error { return d.r.link.ModifyMessage(ctx, d.am, mo) })
+	return d.settle(ctx, "modify", func(ctx context.Context) error { return d.link.ModifyMessage(ctx, d.am, mo) })
 }
 
 func (d *Delivery) settle(ctx context.Context, op string, do func(context.Context) error) error {
@@ -84,7 +85,7 @@ func (d *Delivery) settle(ctx context.Context, op string, do func(context.Contex
 		return nil
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("amq: %s on %q: %w", op, d.r.address, err)
+		return fmt.Errorf("amq: %s on %q: %w", op, d.r.Address(), err)
 	}
 	var (
 		le *amqp.LinkError
@@ -92,9 +93,9 @@ func (d *Delivery) settle(ctx context.Context, op string, do func(context.Contex
 		ce *amqp.ConnError
 	)
 	if errors.As(err, &le) || errors.As(err, &se) || errors.As(err, &ce) {
-		return &Error{Scope: ScopeLink, Op: op, Address: d.r.address, Err: fmt.Errorf("%w (%v)", ErrDeliveryLost, err)}
+		return &Error{Scope: ScopeLink, Op: op, Address: d.r.Address(), Err: fmt.Errorf("%w (%v)", ErrDeliveryLost, err)}
 	}
-	return wrapErr(op, d.r.address, err)
+	return wrapErr(op, d.r.Address(), err)
 }
 
 // autoAccept accepts the delivery unless the application settled it.
@@ -105,6 +106,6 @@ func (d *Delivery) autoAccept() {
 	ctx, cancel := d.r.c.closeCtx(context.Background())
 	defer cancel()
 	if err := d.Accept(ctx); err != nil && !errors.Is(err, ErrAlreadySettled) {
-		d.r.c.cfg.logger.Warn("amq: auto-accept failed", "address", d.r.address, "err", err)
+		d.r.c.cfg.logger.Warn("amq: auto-accept failed", "address", d.r.Address(), "err", err)
 	}
 }

@@ -50,8 +50,34 @@ type ConnectOptions struct {
 	// closed. Default 5s.
 	CloseTimeout time.Duration
 
+	// URLs is a failover list (reference 6.4): Dial connects to the first
+	// that answers, and reconnecting goes round the list, starting again
+	// from the first when exhausted. Giving both Dial's url and URLs is an
+	// error.
+	URLs []string
+
+	// Reconnect is the reconnect policy (reference 6.3). nil means the
+	// default: immediate first attempt, then exponential delays with jitter
+	// from 100ms up to 10s, never giving up. NoReconnect turns reconnecting
+	// off: the client fails when its connection is lost.
+	Reconnect ReconnectPolicy `json:"-"`
+
+	// RetryInitialConnect makes Dial retry with the reconnect policy until
+	// ctx ends, instead of trying each URL once (the reference's behaviour).
+	RetryInitialConnect bool
+
+	// OnStateChange, if set, is called on each change of the connection's
+	// state, in order, on a goroutine of its own.
+	OnStateChange func(StateEvent) `json:"-"`
+
+	// MaxPendingSends and MaxPendingBytes bound the sends that wait for the
+	// connection to come back; past them Send fails with ErrSendBufferFull.
+	// Defaults 1024 messages and 64 MiB.
+	MaxPendingSends int
+	MaxPendingBytes int64
+
 	// Logger receives the client's structured events. Default: discard.
-	Logger *slog.Logger
+	Logger *slog.Logger `json:"-"`
 }
 
 // SASLOptions configures SASL authentication (reference 7.3).
@@ -165,12 +191,14 @@ type ReceiverOptions struct {
 
 // Default values of the options.
 const (
-	DefaultCredit         = 100
-	DefaultIdleTimeout    = 60 * time.Second
-	DefaultMaxFrameSize   = 65536
-	DefaultConnectTimeout = 30 * time.Second
-	DefaultCloseTimeout   = 5 * time.Second
-	maxCredit             = 1 << 20
+	DefaultCredit          = 100
+	DefaultIdleTimeout     = 60 * time.Second
+	DefaultMaxFrameSize    = 65536
+	DefaultConnectTimeout  = 30 * time.Second
+	DefaultCloseTimeout    = 5 * time.Second
+	DefaultMaxPendingSends = 1024
+	DefaultMaxPendingBytes = 64 << 20
+	maxCredit              = 1 << 20
 )
 
 // connectConfig is ConnectOptions copied, defaulted and validated.
@@ -205,6 +233,13 @@ func newConnectConfig(opts *ConnectOptions) (*connectConfig, error) {
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = DefaultCloseTimeout
 	}
+	if cfg.MaxPendingSends <= 0 {
+		cfg.MaxPendingSends = DefaultMaxPendingSends
+	}
+	if cfg.MaxPendingBytes <= 0 {
+		cfg.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	cfg.URLs = append([]string(nil), cfg.URLs...)
 	for i, m := range cfg.SASL.Mechanisms {
 		m = strings.ToUpper(strings.TrimSpace(m))
 		if !supportedMechanism(m) {

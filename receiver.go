@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	amqp "github.com/Azure/go-amqp"
+	"github.com/google/uuid"
 )
 
-// selectorFilter is the standard JMS selector filter (AMQP filters
+// selectorFilterCode is the standard JMS selector filter (AMQP filters
 // registry: apache.org:selector-filter:string, 0x0000468C:0x00000004).
 const selectorFilterCode = 0x0000468C00000004
 
@@ -29,129 +29,208 @@ const selectorFilterCode = 0x0000468C00000004
 // Deliveries), or when the receiver is closed or detached, whichever comes
 // first — the Go counterpart of Proton accepting after on_message returns.
 // Set ReceiverOptions.ManualAccept to settle every delivery yourself.
+//
+// A Receiver survives reconnects: it is re-attached with the same link
+// name and source, and the Deliveries channel stays open. Deliveries
+// received on the lost connection can no longer be settled (their Accept
+// returns ErrDeliveryLost); the peer redelivers them. A dynamic receiver
+// gets a new address from the peer on each re-attach.
 type Receiver struct {
-	c       *Client
+	c    *Client
+	name string
+	opts ReceiverOptions
+
+	mu      sync.Mutex
 	address string
-	opts    ReceiverOptions
+	conn    *amqp.Conn
 	session *amqp.Session
-	link    *amqp.Receiver
+	link    *amqp.Receiver // nil while the connection is down
+	gen     uint64
+	changed chan struct{} // closed and replaced when link changes or the receiver ends
+	failErr error
+	pending *Delivery // handed to the application, awaiting auto-accept
 
 	deliveries chan *Delivery
 	stop       context.CancelFunc
 	pumpDone   chan struct{}
 	err        error // why the pump ended; written before pumpDone closes
 
-	mu      sync.Mutex
-	pending *Delivery // handed to the application, awaiting auto-accept
-
-	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // NewReceiver attaches a receiving link to address and starts delivering
 // its messages. With ReceiverOptions.DynamicAddress the address must be
-// empty and the peer assigns one, readable with Address.
+// empty and the peer assigns one, readable with Address. While the client
+// is reconnecting, NewReceiver waits for the connection (within ctx).
 func (c *Client) NewReceiver(ctx context.Context, address string, opts *ReceiverOptions) (*Receiver, error) {
 	o, err := newReceiverConfig(address, opts)
 	if err != nil {
 		return nil, err
 	}
-	session, err := c.newSession(ctx, "attach receiver", address)
+	r := &Receiver{
+		c:          c,
+		name:       o.Name,
+		opts:       o,
+		address:    address,
+		changed:    make(chan struct{}),
+		deliveries: make(chan *Delivery),
+		pumpDone:   make(chan struct{}),
+	}
+	if r.name == "" {
+		r.name = "amq-receiver-" + uuid.NewString()
+	}
+	for {
+		conn, gen, err := c.connection(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("amq: attach receiver %q: %w", address, err)
+		}
+		session, l, err := r.attach(ctx, conn)
+		if err != nil {
+			if connLost(conn) && ctx.Err() == nil {
+				continue
+			}
+			return nil, err
+		}
+		r.conn, r.session, r.link, r.gen = conn, session, l, gen
+		if r.opts.DynamicAddress {
+			r.address = l.Address()
+		}
+		if err := c.track(r, gen); err != nil {
+			_ = endSession(context.WithoutCancel(ctx), session, c.cfg.CloseTimeout)
+			if err == errStale {
+				continue
+			}
+			return nil, fmt.Errorf("amq: attach receiver %q: %w", address, err)
+		}
+		break
+	}
+	pumpCtx, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	go r.pump(pumpCtx)
+	c.cfg.logger.Debug("amq: receiver attached", "address", r.address, "link", r.name, "credit", o.Credit)
+	return r, nil
+}
+
+// attach begins a session on conn, attaches the link and grants credit.
+func (r *Receiver) attach(ctx context.Context, conn *amqp.Conn) (*amqp.Session, *amqp.Receiver, error) {
+	address := r.address
+	if r.opts.DynamicAddress {
+		address = ""
+	}
+	session, err := conn.NewSession(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, wrapErr("attach receiver", address, err)
 	}
 	ao := &amqp.ReceiverOptions{
-		Name:               o.Name,
+		Name:               r.name,
 		Credit:             -1, // credit is managed here; see the Receiver doc
-		SourceCapabilities: o.Capabilities,
-		Durability:         amqp.Durability(o.Durability),
-		ExpiryPolicy:       amqp.ExpiryPolicy(o.ExpiryPolicy),
-		SourceDurability:   amqp.Durability(o.Durability),
-		SourceExpiryPolicy: amqp.ExpiryPolicy(o.ExpiryPolicy),
-		DynamicAddress:     o.DynamicAddress,
-		Properties:         o.Properties,
+		SourceCapabilities: r.opts.Capabilities,
+		SourceDurability:   amqp.Durability(r.opts.Durability),
+		SourceExpiryPolicy: amqp.ExpiryPolicy(r.opts.ExpiryPolicy),
+		DynamicAddress:     r.opts.DynamicAddress,
+		Properties:         r.opts.Properties,
 	}
-	if o.Selector != "" {
-		ao.Filters = append(ao.Filters, amqp.NewLinkFilter("apache.org:selector-filter:string", selectorFilterCode, o.Selector))
+	if r.opts.Selector != "" {
+		ao.Filters = append(ao.Filters, amqp.NewLinkFilter("apache.org:selector-filter:string", selectorFilterCode, r.opts.Selector))
 	}
-	if o.Browse {
+	if r.opts.Browse {
 		ao.SourceDistributionMode = "copy"
 	}
 	l, err := session.NewReceiver(ctx, address, ao)
+	if err == nil {
+		err = l.IssueCredit(uint32(r.opts.Credit))
+	}
 	if err != nil {
-		_ = endSession(context.WithoutCancel(ctx), session, c.cfg.CloseTimeout)
-		return nil, wrapErr("attach receiver", address, err)
+		_ = endSession(context.WithoutCancel(ctx), session, r.c.cfg.CloseTimeout)
+		return nil, nil, wrapErr("attach receiver", address, err)
 	}
-	if o.DynamicAddress {
-		address = l.Address()
-	}
-	if err := l.IssueCredit(uint32(o.Credit)); err != nil {
-		_ = endSession(context.WithoutCancel(ctx), session, c.cfg.CloseTimeout)
-		return nil, wrapErr("attach receiver", address, err)
-	}
-	pumpCtx, stop := context.WithCancel(context.Background())
-	r := &Receiver{
-		c:          c,
-		address:    address,
-		opts:       o,
-		session:    session,
-		link:       l,
-		deliveries: make(chan *Delivery),
-		stop:       stop,
-		pumpDone:   make(chan struct{}),
-	}
-	if err := c.track(r); err != nil {
-		stop()
-		_ = r.closeLink(ctx, true)
-		return nil, fmt.Errorf("amq: attach receiver: %w", err)
-	}
-	go r.pump(pumpCtx)
-	c.cfg.logger.Debug("amq: receiver attached", "address", address, "link", l.LinkName(), "credit", o.Credit)
-	return r, nil
+	return session, l, nil
 }
 
 // Address returns the source address: the one given to NewReceiver, or
 // the one the peer assigned for a dynamic receiver.
-func (r *Receiver) Address() string { return r.address }
+func (r *Receiver) Address() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.address
+}
+
+// current returns the attached link of a generation newer than after,
+// waiting while the connection is down.
+func (r *Receiver) current(ctx context.Context, after uint64) (*amqp.Receiver, *amqp.Conn, uint64, error) {
+	for {
+		r.mu.Lock()
+		if r.failErr != nil {
+			err := r.failErr
+			r.mu.Unlock()
+			return nil, nil, 0, err
+		}
+		if r.link != nil && r.gen > after {
+			l, conn, gen := r.link, r.conn, r.gen
+			r.mu.Unlock()
+			return l, conn, gen, nil
+		}
+		changed := r.changed
+		r.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, nil, 0, ErrClosed
+		}
+	}
+}
 
 // pump moves messages from the link to the application, one at a time,
-// and refills credit as they are taken.
+// and refills credit as they are taken. When the connection drops it waits
+// for the re-attached link and carries on.
 func (r *Receiver) pump(ctx context.Context) {
 	defer close(r.pumpDone)
 	defer close(r.deliveries)
 	window := uint32(r.opts.Credit)
-	outstanding := window // credit the peer may still use, as far as we know
+	var after uint64
 	for {
-		am, err := r.link.Receive(ctx, nil)
+		l, conn, gen, err := r.current(ctx, after)
 		if err != nil {
-			if ctx.Err() != nil {
+			r.err = err
+			return
+		}
+		after = gen
+		outstanding := window // credit the peer may still use, as far as we know
+		for {
+			am, err := l.Receive(ctx, nil)
+			if err != nil {
+				if ctx.Err() != nil {
+					r.err = ErrClosed
+					return
+				}
+				if connLost(conn) {
+					break // wait for the re-attached link
+				}
+				r.err = wrapErr("receive from", r.Address(), err)
+				r.c.cfg.logger.Warn("amq: receiver ended", "address", r.Address(), "err", r.err)
+				return
+			}
+			d := &Delivery{Message: messageFromAMQP(am), r: r, link: l, am: am}
+			select {
+			case r.deliveries <- d:
+			case <-ctx.Done():
+				// Never handed to the application: give it back to the peer
+				// unchanged so it goes to another receiver at once.
+				r.giveBack(d)
 				r.err = ErrClosed
-			} else {
-				r.err = wrapErr("receive from", r.address, err)
-				r.c.cfg.logger.Warn("amq: receiver ended", "address", r.address, "err", r.err)
+				return
 			}
-			return
-		}
-		d := &Delivery{Message: messageFromAMQP(am), r: r, am: am}
-		select {
-		case r.deliveries <- d:
-		case <-ctx.Done():
-			// Never handed to the application: give it back to the peer
-			// unchanged so it goes to another receiver at once.
-			r.giveBack(d)
-			r.err = ErrClosed
-			return
-		}
-		outstanding--
-		if outstanding <= window/2 {
-			if err := r.link.IssueCredit(window - outstanding); err == nil {
-				outstanding = window
+			outstanding--
+			if outstanding <= window/2 {
+				if err := l.IssueCredit(window - outstanding); err == nil {
+					outstanding = window
+				}
 			}
-		}
-		if !r.opts.ManualAccept {
-			if prev := r.swapPending(d); prev != nil {
-				prev.autoAccept()
+			if !r.opts.ManualAccept {
+				if prev := r.swapPending(d); prev != nil {
+					prev.autoAccept()
+				}
 			}
 		}
 	}
@@ -163,7 +242,7 @@ func (r *Receiver) giveBack(d *Delivery) {
 	}
 	ctx, cancel := r.c.closeCtx(context.Background())
 	defer cancel()
-	_ = r.link.ReleaseMessage(ctx, d.am)
+	_ = d.link.ReleaseMessage(ctx, d.am)
 }
 
 func (r *Receiver) swapPending(d *Delivery) *Delivery {
@@ -190,7 +269,7 @@ func (r *Receiver) Receive(ctx context.Context) (*Delivery, error) {
 		}
 		return d, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("amq: receive from %q: %w", r.address, ctx.Err())
+		return nil, fmt.Errorf("amq: receive from %q: %w", r.Address(), ctx.Err())
 	}
 }
 
@@ -200,13 +279,53 @@ func (r *Receiver) Receive(ctx context.Context) (*Delivery, error) {
 func (r *Receiver) Deliveries() <-chan *Delivery { return r.deliveries }
 
 // Err returns why the receiver ended: nil while it is running, ErrClosed
-// after Close or Detach, or the *Error that ended the link.
+// after Close or Detach, or the error that ended the link.
 func (r *Receiver) Err() error {
 	select {
 	case <-r.pumpDone:
 		return r.err
 	default:
 		return nil
+	}
+}
+
+// reattach attaches the link again on a new connection.
+func (r *Receiver) reattach(ctx context.Context, conn *amqp.Conn, gen uint64) error {
+	session, l, err := r.attach(ctx, conn)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failErr != nil {
+		_ = endSession(context.WithoutCancel(ctx), session, r.c.cfg.CloseTimeout)
+		return nil
+	}
+	r.conn, r.session, r.link, r.gen = conn, session, l, gen
+	if r.opts.DynamicAddress {
+		r.address = l.Address()
+	}
+	r.signalLocked()
+	return nil
+}
+
+func (r *Receiver) signalLocked() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+func (r *Receiver) connectionLost() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.link = nil
+}
+
+func (r *Receiver) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failErr == nil {
+		r.failErr = err
+		r.signalLocked()
 	}
 }
 
@@ -234,7 +353,6 @@ func (r *Receiver) closeForClient(ctx context.Context) error {
 
 func (r *Receiver) end(ctx context.Context, closeTerminus, untrack bool) error {
 	r.closeOnce.Do(func() {
-		r.closed.Store(true)
 		if untrack {
 			r.c.untrack(r)
 		}
@@ -245,7 +363,17 @@ func (r *Receiver) end(ctx context.Context, closeTerminus, untrack bool) error {
 				prev.autoAccept()
 			}
 		}
-		r.closeErr = r.closeLink(ctx, closeTerminus)
+		r.mu.Lock()
+		l, session, conn := r.link, r.session, r.conn
+		r.link = nil
+		if r.failErr == nil {
+			r.failErr = fmt.Errorf("amq: receive from %q: %w", r.address, ErrClosed)
+			r.signalLocked()
+		}
+		r.mu.Unlock()
+		if l != nil {
+			r.closeErr = r.closeLink(ctx, l, session, conn, closeTerminus)
+		}
 	})
 	return r.closeErr
 }
@@ -257,21 +385,28 @@ func (r *Receiver) end(ctx context.Context, closeTerminus, untrack bool) error {
 // non-durable terminus a detach and a close have the same effect. A durable
 // terminus is only discarded by a detach with closed=true, so Close sends
 // one first and waits for its answer within ctx.
-func (r *Receiver) closeLink(ctx context.Context, closeTerminus bool) error {
+func (r *Receiver) closeLink(ctx context.Context, l *amqp.Receiver, session *amqp.Session, conn *amqp.Conn, closeTerminus bool) error {
 	ctx, cancel := r.c.closeCtx(ctx)
 	defer cancel()
 	var err error
 	if closeTerminus && r.durable() {
-		err = r.link.Close(ctx)
+		err = l.Close(ctx)
 	}
-	if serr := endSession(ctx, r.session, r.c.cfg.CloseTimeout); serr != nil {
-		r.c.cfg.logger.Debug("amq: session end not confirmed", "address", r.address, "err", serr)
+	if serr := endSession(ctx, session, r.c.cfg.CloseTimeout); serr != nil {
+		r.c.cfg.logger.Debug("amq: session end not confirmed", "address", r.Address(), "err", serr)
 	}
-	if err != nil && !isCleanClose(err) {
-		return wrapErr("close receiver", r.address, err)
+	if err != nil && !isCleanClose(err) && !connLost(conn) {
+		return wrapErr("close receiver", r.Address(), err)
 	}
-	r.c.cfg.logger.Debug("amq: receiver closed", "address", r.address, "closed", closeTerminus)
+	r.c.cfg.logger.Debug("amq: receiver closed", "address", r.Address(), "closed", closeTerminus)
 	return nil
+}
+
+// isCleanClose recognises the errors go-amqp returns for a link closed by
+// us without any remote error.
+func isCleanClose(err error) bool {
+	var le *amqp.LinkError
+	return err == nil || (asLinkErr(err, &le) && le.RemoteErr == nil)
 }
 
 // durable reports whether the source terminus outlives the link.

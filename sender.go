@@ -4,60 +4,126 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"sync"
 
 	amqp "github.com/Azure/go-amqp"
+	"github.com/google/uuid"
 )
 
 // Sender sends messages to one address over its own AMQP link. It is safe
 // for concurrent use: concurrent Sends are pipelined on the wire, each
 // waiting only for its own outcome.
+//
+// A Sender survives reconnects: it is re-attached with the same link name
+// and target on the new connection, and every message that was waiting for
+// its outcome when the connection dropped is sent again, in order, before
+// any new one (at-least-once: the peer may receive it twice). Pre-settled
+// messages are never sent again.
 type Sender struct {
 	c       *Client
 	address string
+	name    string
 	opts    SenderOptions
-	session *amqp.Session
-	link    *amqp.Sender
-	closed  atomic.Bool
-	dead    atomic.Bool // the link failed; set by the first send that saw it
+
+	mu       sync.Mutex
+	conn     *amqp.Conn
+	session  *amqp.Session
+	link     *amqp.Sender // nil while the connection is down
+	gen      uint64
+	changed  chan struct{} // closed and replaced when link changes or the sender ends
+	failErr  error
+	closed   bool
+	inflight []*sendRecord // unsettled sends, oldest first
+	queued   chan struct{} // signals the settler that inflight grew
+
+	settleCtx    context.Context // ended by Close, to unblock the settler
+	settleCancel context.CancelFunc
+	settlerDone  chan struct{}
+}
+
+// sendRecord is one unsettled send, kept until its outcome is known so it
+// can be sent again after a reconnect.
+type sendRecord struct {
+	am   *amqp.Message
+	rc   amqp.SendReceipt
+	gen  uint64
+	done chan struct{}
+	err  error
 }
 
 // NewSender attaches a sending link to address. The link is ready when
 // NewSender returns; an address the peer refuses (amqp:not-found,
-// amqp:unauthorized-access) is an *Error with that condition.
+// amqp:unauthorized-access) is an *Error with that condition. While the
+// client is reconnecting, NewSender waits for the connection (within ctx).
 func (c *Client) NewSender(ctx context.Context, address string, opts *SenderOptions) (*Sender, error) {
 	o, err := newSenderConfig(address, opts)
 	if err != nil {
 		return nil, err
 	}
-	session, err := c.newSession(ctx, "attach sender", address)
-	if err != nil {
-		return nil, err
+	s := &Sender{
+		c:           c,
+		address:     address,
+		name:        o.Name,
+		opts:        o,
+		changed:     make(chan struct{}),
+		queued:      make(chan struct{}, 1),
+		settlerDone: make(chan struct{}),
 	}
-	ao := &amqp.SenderOptions{
-		Name:               o.Name,
-		TargetCapabilities: o.Capabilities,
-		TargetDurability:   amqp.Durability(o.Durability),
-		TargetExpiryPolicy: amqp.ExpiryPolicy(o.ExpiryPolicy),
-		Properties:         o.Properties,
+	s.settleCtx, s.settleCancel = context.WithCancel(context.Background())
+	if s.name == "" {
+		// A stable name lets the link be re-attached as itself.
+		s.name = "amq-sender-" + uuid.NewString()
+	}
+	for {
+		conn, gen, err := c.connection(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("amq: attach sender %q: %w", address, err)
+		}
+		session, l, err := s.attach(ctx, conn)
+		if err != nil {
+			if connLost(conn) && ctx.Err() == nil {
+				continue // the connection dropped meanwhile; wait for the next
+			}
+			return nil, err
+		}
+		s.conn, s.session, s.link, s.gen = conn, session, l, gen
+		if err := c.track(s, gen); err != nil {
+			_ = endSession(context.WithoutCancel(ctx), session, c.cfg.CloseTimeout)
+			if errors.Is(err, errStale) {
+				continue
+			}
+			return nil, fmt.Errorf("amq: attach sender %q: %w", address, err)
+		}
+		break
+	}
+	go s.settle()
+	c.cfg.logger.Debug("amq: sender attached", "address", address, "link", s.name)
+	return s, nil
+}
+
+// attach begins a session on conn and attaches the link on it.
+func (s *Sender) attach(ctx context.Context, conn *amqp.Conn) (*amqp.Session, *amqp.Sender, error) {
+	session, err := conn.NewSession(ctx, nil)
+	if err != nil {
+		return nil, nil, wrapErr("attach sender", s.address, err)
 	}
 	// Pre-settled sending uses mixed mode with every transfer settled: some
 	// peers (the Proton C example broker) do not echo snd-settle-mode
 	// settled, which go-amqp would treat as a refusal.
 	mixed := amqp.SenderSettleModeMixed
-	ao.SettlementMode = &mixed
-	l, err := session.NewSender(ctx, address, ao)
+	l, err := session.NewSender(ctx, s.address, &amqp.SenderOptions{
+		Name:               s.name,
+		TargetCapabilities: s.opts.Capabilities,
+		TargetDurability:   amqp.Durability(s.opts.Durability),
+		TargetExpiryPolicy: amqp.ExpiryPolicy(s.opts.ExpiryPolicy),
+		Properties:         s.opts.Properties,
+		SettlementMode:     &mixed,
+	})
 	if err != nil {
-		_ = endSession(context.WithoutCancel(ctx), session, c.cfg.CloseTimeout)
-		return nil, wrapErr("attach sender", address, err)
+		_ = endSession(context.WithoutCancel(ctx), session, s.c.cfg.CloseTimeout)
+		return nil, nil, wrapErr("attach sender", s.address, err)
 	}
-	s := &Sender{c: c, address: address, opts: o, session: session, link: l}
-	if err := c.track(s); err != nil {
-		_ = s.closeLink(ctx)
-		return nil, fmt.Errorf("amq: attach sender: %w", err)
-	}
-	c.cfg.logger.Debug("amq: sender attached", "address", address, "link", l.LinkName())
-	return s, nil
+	return session, l, nil
 }
 
 // Address returns the target address of the sender.
@@ -66,9 +132,10 @@ func (s *Sender) Address() string { return s.address }
 // Send sends msg and blocks until the peer settles it: nil means accepted;
 // *RejectedError, *ReleasedError and *ModifiedError report the other
 // outcomes (all match errors.Is(err, ErrNotAccepted)); an *Error reports a
-// failed link or connection. With SenderOptions.Presettled, Send returns
-// once the message is written (at-most-once). If ctx ends first, Send
-// returns ctx's error and the message may or may not have been delivered.
+// link or connection that failed for good. With SenderOptions.Presettled,
+// Send returns once the message is written (at-most-once). If ctx ends
+// first, Send returns ctx's error and the message may or may not have been
+// delivered.
 func (s *Sender) Send(ctx context.Context, msg *Message) error {
 	r, err := s.SendAsync(ctx, msg)
 	if err != nil {
@@ -79,86 +146,271 @@ func (s *Sender) Send(ctx context.Context, msg *Message) error {
 
 // SendAsync writes msg to the link and returns without waiting for the
 // outcome, so one goroutine can keep many messages in flight; the returned
-// Receipt's Wait gives the outcome. SendAsync blocks only while the peer
-// grants no credit.
+// Receipt's Wait gives the outcome. SendAsync blocks while the peer grants
+// no credit and while the client reconnects.
 func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) {
 	if msg == nil {
 		return nil, errors.New("amq: Send: nil message")
 	}
-	if s.closed.Load() {
-		return nil, fmt.Errorf("amq: Send to %q: %w", s.address, ErrClosed)
-	}
 	am := msg.toAMQP()
-	if s.opts.Presettled {
-		if err := s.link.Send(ctx, am, &amqp.SendOptions{Settled: true}); err != nil {
+	var after uint64
+	for {
+		l, conn, gen, err := s.current(ctx, after, msg)
+		if err != nil {
+			return nil, err
+		}
+		if s.opts.Presettled {
+			err := l.Send(ctx, am, &amqp.SendOptions{Settled: true})
+			if err != nil {
+				return nil, s.sendErr(err)
+			}
+			return &Receipt{rec: settledRecord}, nil
+		}
+		rc, err := l.SendWithReceipt(ctx, am, nil)
+		if err != nil {
+			if connLost(conn) && ctx.Err() == nil {
+				after = gen
+				continue // the message may not have left: send it on the next link
+			}
 			return nil, s.sendErr(err)
 		}
-		return &Receipt{presettled: true}, nil
+		rec := &sendRecord{am: am, rc: rc, gen: gen, done: make(chan struct{})}
+		s.mu.Lock()
+		if s.gen != gen {
+			// The link was replaced while this message was being written,
+			// after in-flight messages were resent: send it again ourselves.
+			s.mu.Unlock()
+			after = gen
+			continue
+		}
+		s.inflight = append(s.inflight, rec)
+		s.mu.Unlock()
+		select {
+		case s.queued <- struct{}{}:
+		default:
+		}
+		return &Receipt{rec: rec}, nil
 	}
-	rc, err := s.link.SendWithReceipt(ctx, am, nil)
-	if err != nil {
-		return nil, s.sendErr(err)
+}
+
+// current returns the attached link of a generation newer than after,
+// waiting (within ctx, and within the client's pending-send budget) while
+// the connection is down.
+func (s *Sender) current(ctx context.Context, after uint64, msg *Message) (*amqp.Sender, *amqp.Conn, uint64, error) {
+	reserved := int64(-1)
+	defer func() {
+		if reserved >= 0 {
+			s.c.pending.release(reserved)
+		}
+	}()
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, nil, 0, fmt.Errorf("amq: send to %q: %w", s.address, ErrClosed)
+		}
+		if s.failErr != nil {
+			err := s.failErr
+			s.mu.Unlock()
+			return nil, nil, 0, err
+		}
+		if s.link != nil && s.gen > after {
+			l, conn, gen := s.link, s.conn, s.gen
+			s.mu.Unlock()
+			return l, conn, gen, nil
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		if reserved < 0 {
+			size := approxSize(msg)
+			if err := s.c.pending.acquire(size); err != nil {
+				return nil, nil, 0, fmt.Errorf("amq: send to %q: %w", s.address, err)
+			}
+			reserved = size
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, nil, 0, fmt.Errorf("amq: send to %q: waiting for the connection: %w", s.address, ctx.Err())
+		}
 	}
-	return &Receipt{s: s, r: rc}, nil
+}
+
+// settle completes in-flight sends in order as their outcomes arrive. When
+// the connection drops, it waits for the re-attach to resend them and
+// carries on with the new receipts.
+func (s *Sender) settle() {
+	defer close(s.settlerDone)
+	for {
+		s.mu.Lock()
+		if len(s.inflight) == 0 {
+			end := s.closed || s.failErr != nil
+			s.mu.Unlock()
+			if end {
+				return
+			}
+			<-s.queued
+			continue
+		}
+		rec := s.inflight[0]
+		rc, gen := rec.rc, rec.gen
+		conn := s.conn
+		if gen != s.gen {
+			conn = nil // rec belongs to a link that is gone and was not resent yet
+		}
+		s.mu.Unlock()
+
+		var state amqp.DeliveryState
+		var err error
+		if conn != nil {
+			state, err = rc.Wait(s.settleCtx)
+		} else {
+			err = errStale
+		}
+		if err != nil {
+			s.mu.Lock()
+			if s.closed || s.failErr != nil {
+				end := s.failErr
+				if end == nil {
+					end = fmt.Errorf("amq: send to %q: %w", s.address, ErrClosed)
+				}
+				for _, r := range s.inflight {
+					r.complete(end)
+				}
+				s.inflight = nil
+				s.mu.Unlock()
+				return
+			}
+			if errors.Is(err, errStale) || connLost(conn) {
+				// Wait for reattach to resend it (or for the end).
+				changed := s.changed
+				s.mu.Unlock()
+				<-changed
+				continue
+			}
+			s.inflight = s.inflight[1:]
+			s.mu.Unlock()
+			rec.complete(s.sendErr(err))
+			continue
+		}
+		s.mu.Lock()
+		if len(s.inflight) > 0 && s.inflight[0] == rec {
+			s.inflight = s.inflight[1:]
+		}
+		s.mu.Unlock()
+		rec.complete(outcomeErr(state))
+	}
+}
+
+func (r *sendRecord) complete(err error) {
+	r.err = err
+	close(r.done)
 }
 
 func (s *Sender) sendErr(err error) error {
-	if s.closed.Load() {
-		return fmt.Errorf("amq: Send to %q: %w", s.address, ErrClosed)
+	s.mu.Lock()
+	closed, failErr := s.closed, s.failErr
+	s.mu.Unlock()
+	if closed {
+		return fmt.Errorf("amq: send to %q: %w", s.address, ErrClosed)
 	}
-	var (
-		le *amqp.LinkError
-		se *amqp.SessionError
-		ce *amqp.ConnError
-	)
-	if errors.As(err, &le) || errors.As(err, &se) || errors.As(err, &ce) {
-		s.dead.Store(true)
+	if failErr != nil {
+		return failErr
 	}
 	return wrapErr("send to", s.address, err)
 }
 
-// failed reports whether the link has ended without Close being called.
-func (s *Sender) failed() bool {
-	if s.closed.Load() {
-		return true
+// reattach attaches the link on a new connection and resends what was in
+// flight, before any new send can use the link.
+func (s *Sender) reattach(ctx context.Context, conn *amqp.Conn, gen uint64) error {
+	session, l, err := s.attach(ctx, conn)
+	if err != nil {
+		return err
 	}
-	if s.dead.Load() {
-		return true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.failErr != nil {
+		_ = endSession(context.WithoutCancel(ctx), session, s.c.cfg.CloseTimeout)
+		return nil
 	}
-	select {
-	case <-s.c.conn.Done():
-		return true
-	default:
-		return false
+	for _, rec := range s.inflight {
+		rc, err := l.SendWithReceipt(ctx, rec.am, nil)
+		if err != nil {
+			_ = endSession(context.WithoutCancel(ctx), session, s.c.cfg.CloseTimeout)
+			return wrapErr("resend to", s.address, err)
+		}
+		rec.rc, rec.gen = rc, gen
+	}
+	if n := len(s.inflight); n > 0 {
+		s.c.cfg.logger.Info("amq: resent unsettled messages after reconnect", "address", s.address, "count", n)
+	}
+	s.conn, s.session, s.link, s.gen = conn, session, l, gen
+	s.signalLocked()
+	return nil
+}
+
+func (s *Sender) signalLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *Sender) connectionLost() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.link = nil
+}
+
+func (s *Sender) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failErr == nil && !s.closed {
+		s.failErr = err
+		s.signalLocked()
+		s.wakeSettler()
 	}
 }
 
-// Close detaches the link and ends its session. Sends still waiting for an
-// outcome return an error. Close is bounded by ctx, or by
+func (s *Sender) wakeSettler() {
+	select {
+	case s.queued <- struct{}{}:
+	default:
+	}
+}
+
+// Close ends the link's session, which detaches the link. Sends still
+// waiting for an outcome return ErrClosed. Close is bounded by ctx, or by
 // ConnectOptions.CloseTimeout when ctx has no deadline.
 func (s *Sender) Close(ctx context.Context) error {
-	if !s.closed.CompareAndSwap(false, true) {
-		return nil
-	}
 	s.c.untrack(s)
-	return s.closeLink(ctx)
+	return s.closeForClient(ctx)
 }
 
+// closeForClient ends the session: ending a session detaches its links
+// (AMQP 1.0 section 2.5.2), and unlike a detach every peer answers an
+// end — RabbitMQ 3.10 never answers a detach — so the peer's end confirms
+// it has processed every transfer before it.
 func (s *Sender) closeForClient(ctx context.Context) error {
-	if !s.closed.CompareAndSwap(false, true) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
-	return s.closeLink(ctx)
-}
+	s.closed = true
+	session := s.session
+	s.link = nil
+	s.signalLocked()
+	s.wakeSettler()
+	s.mu.Unlock()
+	defer s.settleCancel()
 
-// closeLink ends the link's session, which detaches the link; see
-// Receiver.closeLink for why a session end rather than a detach.
-func (s *Sender) closeLink(ctx context.Context) error {
 	ctx, cancel := s.c.closeCtx(ctx)
 	defer cancel()
-	if err := endSession(ctx, s.session, s.c.cfg.CloseTimeout); err != nil {
+	err := endSession(ctx, session, s.c.cfg.CloseTimeout)
+	s.settleCancel()
+	<-s.settlerDone
+	if err != nil {
 		s.c.cfg.logger.Debug("amq: session end not confirmed", "address", s.address, "err", err)
-		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !connLost(s.conn) {
 			return wrapErr("close sender", s.address, err)
 		}
 	}
@@ -166,30 +418,56 @@ func (s *Sender) closeLink(ctx context.Context) error {
 	return nil
 }
 
-// isCleanClose recognises the errors go-amqp returns for a link closed by
-// us without any remote error.
-func isCleanClose(err error) bool {
-	var le *amqp.LinkError
-	return errors.As(err, &le) && le.RemoteErr == nil && le.Error() == "amqp: link closed"
+// failed reports whether the sender can no longer send.
+func (s *Sender) failed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed || s.failErr != nil
 }
 
 // Receipt is the pending outcome of a message sent with SendAsync.
 type Receipt struct {
-	s          *Sender
-	r          amqp.SendReceipt
-	presettled bool
+	rec *sendRecord
 }
+
+// settledRecord is the receipt of every pre-settled send: already done.
+var settledRecord = func() *sendRecord {
+	r := &sendRecord{done: make(chan struct{})}
+	close(r.done)
+	return r
+}()
 
 // Wait blocks until the peer settles the message and returns its outcome
 // with the same meaning as Sender.Send. For a pre-settled message it
-// returns nil at once.
+// returns nil at once. If the connection drops first, the message is sent
+// again on the new connection and Wait keeps waiting.
 func (r *Receipt) Wait(ctx context.Context) error {
-	if r.presettled {
-		return nil
+	select {
+	case <-r.rec.done:
+		return r.rec.err
+	default:
 	}
-	state, err := r.r.Wait(ctx)
-	if err != nil {
-		return r.s.sendErr(err)
+	select {
+	case <-r.rec.done:
+		return r.rec.err
+	case <-ctx.Done():
+		return fmt.Errorf("amq: waiting for the outcome: %w", ctx.Err())
 	}
-	return outcomeErr(state)
+}
+
+// approxSize estimates the memory a waiting message holds, for the
+// pending-send budget.
+func approxSize(m *Message) int64 {
+	n := int64(256)
+	switch b := m.Body.(type) {
+	case []byte:
+		n += int64(len(b))
+	case string:
+		n += int64(len(b))
+	case DataSections:
+		for _, d := range b {
+			n += int64(len(d))
+		}
+	}
+	return n
 }

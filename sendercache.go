@@ -83,7 +83,7 @@ func (sc *senderCache) evictLocked(ctx context.Context) {
 }
 
 // close forgets the cached senders; Client.Close closes their links.
-func (sc *senderCache) close(context.Context) {
+func (sc *senderCache) close() {
 	sc.mu.Lock()
 	sc.senders = nil
 	sc.mu.Unlock()

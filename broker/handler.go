@@ -1,0 +1,267 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/server"
+)
+
+// Selector filter of a source (Apache's registry of AMQP filter types).
+const (
+	selectorFilterCode   uint64       = 0x0000468C00000004
+	selectorFilterSymbol codec.Symbol = "apache.org:selector-filter:string"
+)
+
+// Handler returns the server.Handler that serves the broker's nodes, for a
+// server.Listen of your own (Listen does this for you).
+func (b *Broker) Handler() server.Handler { return (*handler)(b) }
+
+// handler is the Broker seen from package server.
+type handler Broker
+
+var _ server.Handler = (*handler)(nil)
+
+// linkStates carries what Attach resolved to the link's Serve goroutine.
+var linkStates sync.Map // *server.Link → *pendingLink
+
+// pendingLink is a link attached but not yet served. If the connection ends
+// before the server starts serving it, release undoes the attach, so that
+// no consumer, private subscription or dynamic node is left behind.
+type pendingLink struct {
+	state any // *outLink or *inLink
+	stop  func() bool
+}
+
+func (b *Broker) holdLink(ctx context.Context, l *server.Link, state any) {
+	p := &pendingLink{state: state}
+	linkStates.Store(l, p)
+	p.stop = context.AfterFunc(ctx, func() {
+		if _, ok := linkStates.LoadAndDelete(l); ok {
+			if ol, ok := state.(*outLink); ok {
+				ol.close(false)
+			}
+		}
+	})
+}
+
+// takeLink hands the state of an attached link to its Serve goroutine.
+func takeLink(l *server.Link) any {
+	v, ok := linkStates.LoadAndDelete(l)
+	if !ok {
+		return nil
+	}
+	p := v.(*pendingLink)
+	p.stop()
+	return p.state
+}
+
+// inLink is the broker side of a sending link: where its messages go.
+type inLink struct {
+	n *node // nil: anonymous relay, routed by each message's "to"
+}
+
+// Attach resolves the node of a link, creating it on demand, and shapes the
+// reply: the node's address (for dynamic nodes) and its kind capability.
+func (h *handler) Attach(ctx context.Context, l *server.Link) error {
+	b := (*Broker)(h)
+	if l.Role() == server.RoleReceiver {
+		return b.attachIncoming(ctx, l)
+	}
+	return b.attachOutgoing(ctx, l)
+}
+
+func (b *Broker) attachIncoming(ctx context.Context, l *server.Link) error {
+	t := l.Target()
+	if t == nil {
+		return &codec.Error{Condition: codec.ErrCondInvalidField, Description: "link has no target"}
+	}
+	if t.Dynamic {
+		return &codec.Error{Condition: codec.ErrCondNotImplemented, Description: "dynamic targets are not supported; use a dynamic source"}
+	}
+	in := &inLink{}
+	reply := *t
+	if t.Address != "" {
+		n, err := b.node(t.Address, kindOf(t.Capabilities))
+		if err != nil {
+			return toAMQPError(err)
+		}
+		in.n = n
+		reply.Capabilities = withKind(t.Capabilities, n.kind)
+	}
+	l.SetTarget(&reply)
+	b.holdLink(ctx, l, in)
+	return nil
+}
+
+func (b *Broker) attachOutgoing(ctx context.Context, l *server.Link) error {
+	src := l.Source()
+	if src == nil {
+		return &codec.Error{Condition: codec.ErrCondInvalidField, Description: "link has no source"}
+	}
+	spec := sourceSpec{
+		address:   src.Address,
+		kind:      kindOf(src.Capabilities),
+		dynamic:   src.Dynamic,
+		durable:   src.Durable != codec.DurabilityNone || src.ExpiryPolicy == codec.ExpiryNever,
+		browse:    src.DistributionMode == codec.DistributionCopy,
+		container: l.Conn().ContainerID(),
+		link:      l.Name(),
+	}
+	if !spec.dynamic && spec.address == "" {
+		return &codec.Error{Condition: codec.ErrCondInvalidField, Description: "source has no address"}
+	}
+	filter, err := selectorOf(src.Filter)
+	if err != nil {
+		return err
+	}
+	spec.selector = filter.sel
+	ol, err := b.openOutLink(spec)
+	if err != nil {
+		return toAMQPError(err)
+	}
+	reply := *src
+	reply.Address = ol.address
+	reply.Capabilities = withKind(src.Capabilities, ol.n.kind)
+	reply.Filter = filter.echo // only the filters in force (§3.5.3)
+	if ol.n.kind == kindTopic {
+		reply.DistributionMode = ""
+	}
+	l.SetSource(&reply)
+	b.holdLink(ctx, l, ol)
+	b.log.Debug("outgoing link attached", "address", ol.address, "link", l.Name(),
+		"durable", spec.durable, "dynamic", spec.dynamic)
+	return nil
+}
+
+// parsedFilter is the selector found in a source's filter set, and the
+// entry to echo back.
+type parsedFilter struct {
+	sel  *Selector
+	echo codec.Map
+}
+
+// selectorOf finds a JMS selector among the filters of a source. Other
+// filter types are ignored (and not echoed, telling the peer they are not
+// in force).
+func selectorOf(f codec.Map) (parsedFilter, error) {
+	var pf parsedFilter
+	for _, e := range f {
+		d, ok := e.Value.(codec.Described)
+		if !ok {
+			continue
+		}
+		switch desc := d.Descriptor.(type) {
+		case uint64:
+			if desc != selectorFilterCode {
+				continue
+			}
+		case codec.Symbol:
+			if desc != selectorFilterSymbol {
+				continue
+			}
+		default:
+			continue
+		}
+		text, ok := d.Value.(string)
+		if !ok {
+			return pf, &codec.Error{Condition: codec.ErrCondInvalidField, Description: "selector filter value is not a string"}
+		}
+		sel, err := ParseSelector(text)
+		if err != nil {
+			return pf, &codec.Error{Condition: codec.ErrCondInvalidField, Description: err.Error()}
+		}
+		pf.sel = sel
+		pf.echo = codec.Map{e}
+	}
+	return pf, nil
+}
+
+// kindOf reads the node kind from terminus capabilities.
+func kindOf(caps []codec.Symbol) nodeKind {
+	for _, c := range caps {
+		switch c {
+		case "queue":
+			return kindQueue
+		case "topic":
+			return kindTopic
+		}
+	}
+	return kindUnset
+}
+
+// withKind returns caps with the queue/topic capability set to the node's
+// real kind.
+func withKind(caps []codec.Symbol, k nodeKind) []codec.Symbol {
+	out := slices.DeleteFunc(slices.Clone(caps), func(c codec.Symbol) bool {
+		return c == "queue" || c == "topic"
+	})
+	return append(out, codec.Symbol(k.capability()))
+}
+
+// toAMQPError maps broker errors to the AMQP conditions peers see.
+func toAMQPError(err error) *codec.Error {
+	var ce *codec.Error
+	switch {
+	case errors.As(err, &ce):
+		return ce
+	case errors.Is(err, errFull):
+		return &codec.Error{Condition: codec.ErrCondResourceLimitExceeded, Description: "node is full"}
+	case errors.Is(err, errTooLarge), errors.Is(err, errTooManyNodes):
+		return &codec.Error{Condition: codec.ErrCondResourceLimitExceeded, Description: err.Error()}
+	case errors.Is(err, errDeleted):
+		return &codec.Error{Condition: codec.ErrCondNotFound, Description: "node was deleted"}
+	case errors.Is(err, ErrClosed):
+		return &codec.Error{Condition: codec.ErrCondNotFound, Description: "broker is closed"}
+	}
+	return &codec.Error{Condition: codec.ErrCondInternalError, Description: err.Error()}
+}
+
+// ServeReceiver stores each message the peer sends. Unsettled transfers
+// are settled accepted once stored, or rejected with the reason they could
+// not be (amqp:resource-limit-exceeded when the node is full).
+func (h *handler) ServeReceiver(ctx context.Context, r *server.Receiver) {
+	b := (*Broker)(h)
+	in, _ := takeLink(r.Link()).(*inLink)
+	if in == nil {
+		return
+	}
+	for {
+		d, err := r.Receive(ctx)
+		if err != nil {
+			return
+		}
+		err = b.store(in, d)
+		if d.Settled() {
+			if err != nil {
+				b.log.Debug("pre-settled message dropped", "error", err)
+			}
+			continue
+		}
+		if err != nil {
+			_ = d.Reject(toAMQPError(err))
+		} else {
+			_ = d.Accept()
+		}
+	}
+}
+
+func (b *Broker) store(in *inLink, d *server.IncomingDelivery) error {
+	w := &wireMessage{raw: d.Payload()}
+	m := &message{p: w, size: int64(len(w.raw))}
+	if in.n != nil {
+		return in.n.publish(m)
+	}
+	// Anonymous relay: route by the message's "to" (§3.2.4).
+	dm, err := w.decoded()
+	if err != nil {
+		return &codec.Error{Condition: codec.ErrCondDecodeError, Description: err.Error()}
+	}
+	if dm.Properties == nil || dm.Properties.To == nil || *dm.Properties.To == "" {
+		return &codec.Error{Condition: codec.ErrCondInvalidField, Description: "message on an anonymous link has no \"to\" address"}
+	}
+	return b.publishTo(*dm.Properties.To, m)
+}

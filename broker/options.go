@@ -1,0 +1,71 @@
+package broker
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/amqgo/amq/server"
+)
+
+// Default bounds of a node, used when Options leaves them zero.
+const (
+	DefaultMaxQueueMessages = 100_000
+	DefaultMaxQueueBytes    = 256 << 20
+	DefaultMaxNodes         = 10_000
+)
+
+// Options configures a Broker. A nil *Options means all defaults; the zero
+// value of each field is its documented default. New copies the struct, so
+// the caller may reuse it.
+type Options struct {
+	// MaxQueueMessages bounds the messages one node holds, counting those
+	// delivered but not yet settled. Zero means DefaultMaxQueueMessages;
+	// a negative value means no bound.
+	MaxQueueMessages int
+
+	// MaxQueueBytes bounds the encoded bytes one node holds, counted the
+	// same way. Zero means DefaultMaxQueueBytes; a negative value means no
+	// bound.
+	MaxQueueBytes int64
+
+	// MaxNodes bounds the number of nodes (queues, topics, dynamic nodes)
+	// peers may create by attaching. Zero means DefaultMaxNodes; a negative
+	// value means no bound. Beyond it an attach to a new address is refused
+	// with amqp:resource-limit-exceeded.
+	MaxNodes int
+
+	// Logger receives the broker's log. Nil discards it.
+	Logger *slog.Logger
+
+	// Server holds the listener's options for Listen: TLS, credentials,
+	// anonymous access, limits. Nil means server defaults. Its Handler is
+	// ignored (the broker is the handler); a nil Logger gets the broker's.
+	Server *server.Options
+}
+
+// limits is the resolved form of the bounds in Options.
+type limits struct {
+	maxMsgs  int   // <0: unbounded
+	maxBytes int64 // <0: unbounded
+	maxNodes int   // <0: unbounded
+}
+
+func (o *Options) resolve() (Options, limits) {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.MaxQueueMessages == 0 {
+		c.MaxQueueMessages = DefaultMaxQueueMessages
+	}
+	if c.MaxQueueBytes == 0 {
+		c.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if c.MaxNodes == 0 {
+		c.MaxNodes = DefaultMaxNodes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c, limits{maxMsgs: c.MaxQueueMessages, maxBytes: c.MaxQueueBytes, maxNodes: c.MaxNodes}
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/amqgo/amq/broker"
+	"github.com/amqgo/amq/server"
+)
+
+var errHelp = errors.New("help requested")
+
+// config is the parsed command line.
+type config struct {
+	listen           string
+	tlsCert, tlsKey  string
+	usersFile        string
+	user, password   string
+	allowAnonymous   bool
+	maxQueueMessages int
+	maxQueueBytes    int64
+	verbose          bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	var c config
+	fs := flag.NewFlagSet("amqbroker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.listen, "listen", "amqp://127.0.0.1:5672", "`URL` to listen on (amqp:// or amqps://; port 0 picks a free port)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `FILE` for amqps://")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `FILE` for amqps://")
+	fs.StringVar(&c.usersFile, "users", "", "`FILE` of users, one user:password per line")
+	fs.StringVar(&c.user, "user", "", "user `NAME` (with -password)")
+	fs.StringVar(&c.password, "password", "", "password of -user")
+	fs.BoolVar(&c.allowAnonymous, "allow-anonymous", false, "accept anonymous clients (required when no user is configured)")
+	fs.IntVar(&c.maxQueueMessages, "max-queue-messages", 0, "bound on the messages a node holds (0: default 100000; -1: none)")
+	fs.Int64Var(&c.maxQueueBytes, "max-queue-bytes", 0, "bound on the bytes a node holds (0: default 256 MiB; -1: none)")
+	fs.BoolVar(&c.verbose, "v", false, "debug logging")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: amqbroker [flags]\n\nAn in-memory AMQP 1.0 broker. With no user configured, -allow-anonymous is required.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if (c.user == "") != (c.password == "") {
+		return nil, errors.New("-user and -password go together")
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	if strings.HasPrefix(c.listen, "amqps://") && c.tlsCert == "" {
+		return nil, errors.New("an amqps:// -listen URL needs -tls-cert and -tls-key")
+	}
+	if c.user == "" && c.usersFile == "" && !c.allowAnonymous {
+		return nil, errors.New("no users configured: give -users FILE or -user/-password, or -allow-anonymous to accept anonymous clients")
+	}
+	return &c, nil
+}
+
+// brokerOptions loads the users and TLS material the flags name.
+func (c *config) brokerOptions(log *slog.Logger) (*broker.Options, error) {
+	so := &server.Options{AllowAnonymous: c.allowAnonymous, Logger: log}
+	users := map[string]string{}
+	if c.usersFile != "" {
+		if err := readUsers(c.usersFile, users); err != nil {
+			return nil, err
+		}
+	}
+	if c.user != "" {
+		users[c.user] = c.password
+	}
+	if len(users) > 0 {
+		creds, err := server.NewCredentials(users)
+		if err != nil {
+			return nil, err
+		}
+		so.Credentials = creds
+	}
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("loading TLS key pair: %w", err)
+		}
+		so.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return &broker.Options{
+		MaxQueueMessages: c.maxQueueMessages,
+		MaxQueueBytes:    c.maxQueueBytes,
+		Logger:           log,
+		Server:           so,
+	}, nil
+}
+
+// readUsers reads "user:password" lines into users. The password is
+// everything after the first colon, so it may contain colons.
+func readUsers(path string, users map[string]string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("users file: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, pass, ok := strings.Cut(line, ":")
+		if !ok || user == "" {
+			// The line is not echoed: it may hold a password.
+			return fmt.Errorf("users file %s line %d: want user:password", path, n)
+		}
+		users[user] = pass
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("users file: %w", err)
+	}
+	return nil
+}

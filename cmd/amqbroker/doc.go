@@ -1,0 +1,39 @@
+// Command amqbroker runs the in-memory AMQP 1.0 broker of package broker as
+// a program, for demos, development and small single-process deployments.
+// All state is in memory: it is lost when the program stops. It is not a
+// cluster.
+//
+// Usage:
+//
+//	amqbroker [flags]
+//
+// Flags:
+//
+//	-listen URL              where to listen (default amqp://127.0.0.1:5672);
+//	                         port 0 picks a free port; amqps:// needs
+//	                         -tls-cert and -tls-key
+//	-tls-cert FILE           PEM certificate chain for amqps://
+//	-tls-key FILE            PEM private key for amqps://
+//	-users FILE              users, one "user:password" per line
+//	                         (blank lines and lines starting with # ignored)
+//	-user NAME -password PW  one more user
+//	-allow-anonymous         accept anonymous clients
+//	-max-queue-messages N    bound on the messages a node holds
+//	                         (default 100000; -1: none)
+//	-max-queue-bytes N       bound on the bytes a node holds
+//	                         (default 256 MiB; -1: none)
+//	-v                       debug logging
+//
+// Users authenticate with SASL PLAIN or SCRAM-SHA-1/256/512. Anonymous
+// access must be asked for: with no user configured and no
+// -allow-anonymous, amqbroker refuses to start and says so.
+//
+// Once listening, amqbroker prints exactly one line on standard output,
+//
+//	listening on amqp://HOST:PORT
+//
+// with the real port, so that scripts can start it on port 0 and read where
+// it is. Logs go to standard error. SIGINT or SIGTERM stops it cleanly
+// (exit status 0); bad flags exit with status 2, other start-up failures
+// with status 1.
+package main

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	amqp "github.com/Azure/go-amqp"
+)
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "amqbroker")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// start runs the binary and returns it with the URL from its one line of
+// standard output.
+func start(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the listening line: %v (stderr: %s)", err, stderr.String())
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if !ok || !strings.HasPrefix(url, "amqp://127.0.0.1:") || strings.HasSuffix(url, ":0") {
+		t.Fatalf("first line %q", line)
+	}
+	return cmd, url, &stderr
+}
+
+func roundTrip(t *testing.T, url string, opts *amqp.ConnOptions) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := amqp.Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s, err := conn.NewSession(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := s.NewSender(ctx, "greetings", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Send(ctx, amqp.NewMessage([]byte("hello")), nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.NewReceiver(ctx, "greetings", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Receive(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.GetData()) != "hello" {
+		t.Fatalf("got %q", m.GetData())
+	}
+	if err := r.AcceptMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func stopAndCheck(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v (stderr: %s)", err, stderr.String())
+	}
+}
+
+func TestAmqbroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+
+	t.Run("anonymous", func(t *testing.T) {
+		cmd, url, stderr := start(t, bin, "-listen", "amqp://127.0.0.1:0", "-allow-anonymous")
+		roundTrip(t, url, &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+		stopAndCheck(t, cmd, stderr)
+	})
+
+	t.Run("users file", func(t *testing.T) {
+		users := filepath.Join(t.TempDir(), "users")
+		if err := os.WriteFile(users, []byte("# test users\nalice:se:cret\n\nbob:pw\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd, url, stderr := start(t, bin, "-listen", "amqp://127.0.0.1:0", "-users", users)
+		roundTrip(t, url, &amqp.ConnOptions{SASLType: amqp.SASLTypePlain("alice", "se:cret")})
+
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if c, err := amqp.Dial(ctx, url, &amqp.ConnOptions{SASLType: amqp.SASLTypePlain("alice", "wrong")}); err == nil {
+			c.Close()
+			t.Fatal("wrong password accepted")
+		}
+		if c, err := amqp.Dial(ctx, url, &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()}); err == nil {
+			c.Close()
+			t.Fatal("anonymous accepted without -allow-anonymous")
+		}
+		stopAndCheck(t, cmd, stderr)
+	})
+
+	t.Run("no users refuses to start", func(t *testing.T) {
+		out, err := exec.Command(bin, "-listen", "amqp://127.0.0.1:0").CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "-allow-anonymous") {
+			t.Fatalf("err %v, output %q", err, out)
+		}
+	})
+}
+
+func TestParseFlags(t *testing.T) {
+	var sink bytes.Buffer
+	for _, args := range [][]string{
+		{"-user", "a"},
+		{"-tls-cert", "c.pem", "-allow-anonymous"},
+		{"-listen", "amqps://127.0.0.1:0", "-allow-anonymous"},
+		{"-allow-anonymous", "extra"},
+	} {
+		if _, err := parseFlags(args, &sink); err == nil {
+			t.Errorf("parseFlags(%q) succeeded", args)
+		}
+	}
+	c, err := parseFlags([]string{"-user", "a", "-password", "b", "-max-queue-messages", "5"}, &sink)
+	if err != nil || c.listen != "amqp://127.0.0.1:5672" || c.maxQueueMessages != 5 {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestReadUsersBadLine(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "users")
+	_ = os.WriteFile(p, []byte("nocolon-secret\n"), 0o600)
+	err := readUsers(p, map[string]string{})
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("err = %v (must not echo the line)", err)
+	}
+}
