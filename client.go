@@ -38,11 +38,15 @@ type Client struct {
 	cache   *senderCache
 	pending pendingBudget
 
-	closing  chan struct{} // closed by Close: stops the supervisor
-	done     chan struct{} // closed when the client has ended
-	supDone  chan struct{}
-	closeErr error
+	closing   chan struct{} // closed by Close: stops the supervisor
+	done      chan struct{} // closed when the client has ended (Close or failure)
+	doneOnce  sync.Once
+	supDone   chan struct{}
+	closeErr  error
+	closeDone chan struct{} // closed when Close has finished
 }
+
+func (c *Client) endDone() { c.doneOnce.Do(func() { close(c.done) }) }
 
 // link is what the client supervises: every open Sender and Receiver.
 type link interface {
@@ -80,15 +84,16 @@ func Dial(ctx context.Context, url string, opts *ConnectOptions) (*Client, error
 		cfg.ContainerID = uuid.NewString()
 	}
 	c := &Client{
-		cfg:     cfg,
-		eps:     eps,
-		policy:  cfg.Reconnect,
-		events:  eventQueue{fn: cfg.OnStateChange},
-		links:   make(map[link]struct{}),
-		up:      make(chan struct{}),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
-		supDone: make(chan struct{}),
+		cfg:       cfg,
+		eps:       eps,
+		policy:    cfg.Reconnect,
+		events:    eventQueue{fn: cfg.OnStateChange},
+		links:     make(map[link]struct{}),
+		up:        make(chan struct{}),
+		closing:   make(chan struct{}),
+		done:      make(chan struct{}),
+		supDone:   make(chan struct{}),
+		closeDone: make(chan struct{}),
 	}
 	if c.policy == nil {
 		c.policy = NewExponentialReconnect(DefaultReconnectInitial, DefaultReconnectMax, 0)
@@ -163,7 +168,7 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		<-c.done
+		<-c.closeDone
 		return c.closeErr
 	}
 	c.closed = true
@@ -204,7 +209,8 @@ func (c *Client) Close() error {
 	c.closeErr = wrapErr("close", c.URL(), err)
 	c.emit(StateEvent{State: StateClosed, URL: c.URL()})
 	c.cfg.logger.Info("amq: client closed", "url", c.URL())
-	close(c.done)
+	c.endDone()
+	close(c.closeDone)
 	return c.closeErr
 }
 

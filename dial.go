@@ -91,6 +91,10 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 		if errors.As(e, &ae) && mech != "" && isAuthFailure(err) {
 			ae.Scope = ScopeSASL
 			ae.Op = "authenticate (SASL " + mech + ") with"
+			if strings.Contains(err.Error(), "no supported auth mechanism") {
+				ae.Op = "authenticate with"
+				ae.Err = fmt.Errorf("the server does not offer %s, the mechanism chosen for the credentials given: %w", mech, err)
+			}
 		}
 		return nil, e
 	}
@@ -116,7 +120,8 @@ func deadlineErr(ctx context.Context, err error) error {
 // ok ("SASL PLAIN auth failed with code 0x1"): go-amqp gives it no type.
 func isAuthFailure(err error) bool {
 	msg := err.Error()
-	return strings.Contains(msg, "SASL") && strings.Contains(msg, "auth failed")
+	return (strings.Contains(msg, "SASL") && strings.Contains(msg, "auth failed")) ||
+		strings.Contains(msg, "no supported auth mechanism")
 }
 
 // chooseSASL picks the mechanism: the strongest one the options allow for

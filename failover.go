@@ -257,6 +257,7 @@ func (c *Client) fail(err error) {
 	}
 	c.cfg.logger.Error("amq: client failed", "err", err)
 	c.emit(StateEvent{State: StateFailed, URL: c.URL(), Err: err})
+	c.endDone()
 }
 
 func (c *Client) isClosing() bool {
