@@ -1,0 +1,432 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/amqgo/amq/internal/codec"
+)
+
+const (
+	// closeTimeout bounds how long a closing connection waits for the
+	// peer's close frame and for the last bytes to be written.
+	closeTimeout = 2 * time.Second
+	// transferOverhead is room left in a frame for the frame header and an
+	// encoded transfer performative with an 8-byte delivery tag.
+	transferOverhead = 8 + 72
+)
+
+// Conn is one accepted AMQP connection. Handlers reach it through
+// Link.Conn; Server.Conns lists the live ones.
+type Conn struct {
+	srv *Server
+	nc  net.Conn // the socket, or the *tls.Conn over it
+	br  *bufio.Reader
+	log *slog.Logger
+	id  uint64
+
+	ctx    context.Context // cancelled when the connection ends
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	// Set during the handshake, read-only afterwards.
+	tlsState        *tls.ConnectionState
+	user            string
+	mechanism       string
+	remoteContainer string
+	remoteHostname  string
+	remoteProps     codec.Map
+	peerMaxFrame    uint32 // largest frame we may send
+	channelMax      uint16 // negotiated
+	peerIdle        time.Duration
+
+	// Writer state.
+	wmu   sync.Mutex
+	wbuf  []byte
+	wsig  chan struct{} // capacity 1
+	wstop chan struct{}
+	wdone chan struct{}
+	wrote chan struct{} // closed and replaced after every write
+
+	mu        sync.Mutex
+	opened    bool // open exchanged, writer running
+	closeSent bool
+	ended     bool
+	err       error
+	sessions  map[uint16]*session // by the peer's channel
+	localChan map[uint16]*session // by our channel
+}
+
+func newConn(s *Server, nc net.Conn, id uint64) *Conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Conn{
+		srv:       s,
+		nc:        nc,
+		id:        id,
+		log:       s.cfg.Logger.With("conn", id, "remote", nc.RemoteAddr().String()),
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+		wsig:      make(chan struct{}, 1),
+		wstop:     make(chan struct{}),
+		wdone:     make(chan struct{}),
+		wrote:     make(chan struct{}),
+		sessions:  make(map[uint16]*session),
+		localChan: make(map[uint16]*session),
+	}
+}
+
+// ContainerID returns the container-id from the peer's open.
+func (c *Conn) ContainerID() string { return c.remoteContainer }
+
+// Hostname returns the hostname from the peer's open (the virtual host it
+// asked for), or "".
+func (c *Conn) Hostname() string { return c.remoteHostname }
+
+// Properties returns the connection properties from the peer's open.
+func (c *Conn) Properties() codec.Map { return c.remoteProps }
+
+// User returns the identity SASL authenticated: the user name for PLAIN and
+// SCRAM, the certificate's common name for EXTERNAL, "" for ANONYMOUS and
+// for connections without SASL.
+func (c *Conn) User() string { return c.user }
+
+// Mechanism returns the SASL mechanism used, or "" without SASL.
+func (c *Conn) Mechanism() string { return c.mechanism }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns the server's address of the connection.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// TLSState returns the TLS connection state, or nil on a plain connection.
+func (c *Conn) TLSState() *tls.ConnectionState { return c.tlsState }
+
+// Done returns a channel closed when the connection has ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended, once Done is closed: nil when the
+// peer closed it cleanly.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close closes the connection: a close frame carrying err (a *codec.Error
+// as is, any other error as amqp:internal-error; nil for a clean close) is
+// sent, and the socket is closed once the peer answers or after a short
+// grace period. It returns without waiting; use Done for that.
+func (c *Conn) Close(err error) error {
+	c.closeWith(toCodecError(err))
+	return nil
+}
+
+// closeWith starts closing the connection with e.
+func (c *Conn) closeWith(e *codec.Error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeWithLocked(e)
+}
+
+// closeWithLocked is closeWith with c.mu held.
+func (c *Conn) closeWithLocked(e *codec.Error) {
+	if c.closeSent || c.ended {
+		return
+	}
+	c.closeSent = true
+	if !c.opened {
+		// Still in the handshake: nothing to say to the peer in AMQP
+		// terms; the handshake fails on the closed socket.
+		c.nc.Close()
+		return
+	}
+	c.log.Debug("amqp connection closing", "error", e)
+	_ = c.sendLocked(0, &codec.Close{Error: e}, nil)
+	_ = c.nc.SetReadDeadline(time.Now().Add(closeTimeout))
+}
+
+// serve runs the connection: handshake, then the reader loop; it owns the
+// teardown.
+func (c *Conn) serve() {
+	defer c.srv.wg.Done()
+	defer c.srv.removeConn(c)
+	c.log.Debug("amqp connection accepted")
+	err := c.handshake()
+	if err == nil {
+		c.srv.wg.Add(1)
+		go c.writeLoop()
+		err = c.readLoop()
+	}
+	c.teardown(err)
+}
+
+// readLoop reads and dispatches frames until the connection ends.
+func (c *Conn) readLoop() error {
+	idle := c.srv.cfg.idleTimeout
+	for {
+		c.mu.Lock()
+		closing := c.closeSent
+		if !closing {
+			var dl time.Time
+			if idle > 0 {
+				dl = time.Now().Add(idle)
+			}
+			_ = c.nc.SetReadDeadline(dl)
+		}
+		c.mu.Unlock()
+
+		fr, err := codec.ReadFrame(c.br, c.srv.cfg.MaxFrameSize)
+		if err != nil {
+			return c.readFailed(err, closing)
+		}
+		if closing {
+			// After our close only the peer's close matters (§2.4.3).
+			if _, ok := fr.Body.(*codec.Close); ok {
+				return nil
+			}
+			continue
+		}
+		if err := c.dispatch(fr); err != nil {
+			var ce *connError
+			if errors.As(err, &ce) {
+				c.log.Info("amqp connection error", "error", ce.e)
+				c.closeWith(ce.e)
+				continue // wait for the peer's close, bounded by closeTimeout
+			}
+			if errors.Is(err, errPeerClosed) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// errPeerClosed ends readLoop after the peer's close was answered.
+var errPeerClosed = errors.New("server: peer closed the connection")
+
+// readFailed turns a read error into the end of the connection, telling the
+// peer why when the stream is still usable for that.
+func (c *Conn) readFailed(err error, closing bool) error {
+	if closing {
+		return nil
+	}
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		e := &codec.Error{Condition: codec.ErrCondResourceLimitExceeded, Description: "local-idle-timeout expired"}
+		c.log.Info("amqp connection idle timeout", "timeout", c.srv.cfg.idleTimeout)
+		c.closeWith(e)
+		return fmt.Errorf("server: idle timeout: %w", err)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return fmt.Errorf("server: connection lost: %w", err)
+	}
+	// A malformed frame: the stream cannot be trusted any further.
+	c.closeWith(frameErrorCondition(err))
+	return err
+}
+
+// frameErrorCondition picks the AMQP error for a codec failure.
+func frameErrorCondition(err error) *codec.Error {
+	var fe *codec.FramingError
+	if errors.As(err, &fe) {
+		return &codec.Error{Condition: codec.ErrCondFramingError, Description: fe.Reason}
+	}
+	var de *codec.DecodeError
+	if errors.As(err, &de) {
+		return &codec.Error{Condition: codec.ErrCondDecodeError, Description: de.Reason}
+	}
+	var ce interface{ Condition() codec.Symbol }
+	if errors.As(err, &ce) {
+		return &codec.Error{Condition: ce.Condition(), Description: err.Error()}
+	}
+	return &codec.Error{Condition: codec.ErrCondFramingError, Description: err.Error()}
+}
+
+// teardown ends everything that hangs off the connection.
+func (c *Conn) teardown(cause error) {
+	c.mu.Lock()
+	opened := c.opened
+	if c.err == nil {
+		c.err = cause
+	}
+	linkErr := &codec.Error{Condition: codec.ErrCondConnectionForced, Description: "connection ended"}
+	if cause != nil {
+		linkErr.Description = cause.Error()
+	}
+	for _, s := range c.sessions {
+		s.endLocked(linkErr)
+	}
+	c.ended = true
+	c.mu.Unlock()
+	c.cancel()
+
+	if opened {
+		// Let the writer flush what is queued (our close, typically).
+		close(c.wstop)
+		t := time.NewTimer(closeTimeout)
+		select {
+		case <-c.wdone:
+		case <-t.C:
+		}
+		t.Stop()
+		c.lingerClose()
+		<-c.wdone
+	} else {
+		c.nc.Close()
+	}
+	if cause != nil {
+		c.log.Debug("amqp connection ended", "cause", cause)
+	} else {
+		c.log.Debug("amqp connection ended")
+	}
+	close(c.done)
+}
+
+// lingerClose half-closes the socket and drains what the peer still sends
+// before closing, so that the peer reads our close frame instead of a reset.
+func (c *Conn) lingerClose() {
+	type closeWriter interface{ CloseWrite() error }
+	if cw, ok := c.nc.(closeWriter); ok {
+		_ = cw.CloseWrite()
+		_ = c.nc.SetReadDeadline(time.Now().Add(closeTimeout / 2))
+		_, _ = io.CopyN(io.Discard, c.nc, 1<<20)
+	}
+	c.nc.Close()
+}
+
+// sendLocked queues a frame. c.mu must be held: the order frames are queued
+// in is the order of the state changes they announce.
+func (c *Conn) sendLocked(channel uint16, body codec.Performative, payload []byte) error {
+	if c.ended {
+		return ErrConnClosed
+	}
+	c.wmu.Lock()
+	buf, err := codec.AppendFrame(c.wbuf, codec.Frame{Type: codec.FrameAMQP, Channel: channel, Body: body, Payload: payload})
+	if err == nil {
+		c.wbuf = buf
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("server: encoding frame: %w", err)
+	}
+	select {
+	case c.wsig <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// writeLoop writes queued frames and heartbeats until teardown.
+func (c *Conn) writeLoop() {
+	defer c.srv.wg.Done()
+	defer close(c.wdone)
+	var tick <-chan time.Time
+	half := c.peerIdle / 2
+	if half > 0 {
+		t := time.NewTicker(half / 2)
+		defer t.Stop()
+		tick = t.C
+	}
+	lastWrite := time.Now()
+	var spare []byte
+	for {
+		stop := false
+		select {
+		case <-c.wsig:
+		case <-c.wstop:
+			stop = true
+		case now := <-tick:
+			if now.Sub(lastWrite) < half {
+				continue
+			}
+			c.wmu.Lock()
+			if len(c.wbuf) == 0 {
+				c.wbuf = append(c.wbuf, emptyFrame[:]...)
+			}
+			c.wmu.Unlock()
+		}
+		c.wmu.Lock()
+		buf := c.wbuf
+		c.wbuf = spare[:0]
+		c.wmu.Unlock()
+		if len(buf) > 0 {
+			_, err := c.nc.Write(buf)
+			c.wmu.Lock()
+			close(c.wrote)
+			c.wrote = make(chan struct{})
+			c.wmu.Unlock()
+			if err != nil {
+				c.nc.Close() // the reader notices and tears down
+				return
+			}
+			lastWrite = time.Now()
+		}
+		spare = buf[:0]
+		if cap(spare) > 1<<20 {
+			spare = nil // don't pin a huge buffer after a big message
+		}
+		if stop {
+			return
+		}
+	}
+}
+
+// maxWriteBacklog is how many encoded bytes may wait for the writer before
+// Send waits for it.
+const maxWriteBacklog = 1 << 20
+
+// writeBacklog returns a channel to wait on when too much is queued for the
+// writer, or nil.
+func (c *Conn) writeBacklog() <-chan struct{} {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.wbuf) < maxWriteBacklog {
+		return nil
+	}
+	return c.wrote
+}
+
+// emptyFrame is a heartbeat: an AMQP frame with no body (§2.4.5).
+var emptyFrame = [8]byte{0, 0, 0, 8, 2, 0, 0, 0}
+
+// maxTransferPayload is the message bytes one transfer frame may carry.
+func (c *Conn) maxTransferPayload() int {
+	n := int(c.peerMaxFrame) - transferOverhead
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
+// negotiate records the peer's open.
+func (c *Conn) negotiate(o *codec.Open) {
+	c.remoteContainer = o.ContainerID
+	c.remoteHostname = o.Hostname
+	c.remoteProps = o.Properties
+	c.peerMaxFrame = o.MaxFrameSize
+	if c.peerMaxFrame == 0 {
+		c.peerMaxFrame = math.MaxUint32
+	}
+	if c.peerMaxFrame > c.srv.cfg.MaxFrameSize {
+		c.peerMaxFrame = c.srv.cfg.MaxFrameSize
+	}
+	if c.peerMaxFrame < minMaxFrameSize {
+		c.peerMaxFrame = minMaxFrameSize
+	}
+	c.channelMax = c.srv.cfg.ChannelMax
+	if o.ChannelMax != nil && *o.ChannelMax < c.channelMax {
+		c.channelMax = *o.ChannelMax
+	}
+	c.peerIdle = time.Duration(o.IdleTimeOut) * time.Millisecond
+}

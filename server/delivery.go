@@ -1,0 +1,162 @@
+package server
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/amqgo/amq/internal/codec"
+)
+
+// OutgoingDelivery is a message the server sent on a Sender, tracked until
+// the peer settles it.
+type OutgoingDelivery struct {
+	s       *Sender
+	id      uint32
+	tag     []byte
+	payload []byte
+	settled bool // sent pre-settled
+
+	outcome chan codec.DeliveryState // one value when the peer settles
+	done    chan struct{}
+	once    sync.Once
+	state   codec.DeliveryState
+	lost    bool
+}
+
+// Tag returns the delivery tag the server chose.
+func (d *OutgoingDelivery) Tag() []byte { return d.tag }
+
+// ID returns the session-scoped delivery-id.
+func (d *OutgoingDelivery) ID() uint32 { return d.id }
+
+// Payload returns the encoded message as it was sent (to requeue it
+// unchanged, for instance). It must not be modified.
+func (d *OutgoingDelivery) Payload() []byte { return d.payload }
+
+// Message decodes the payload.
+func (d *OutgoingDelivery) Message() (*codec.Message, error) {
+	return codec.UnmarshalMessage(d.payload)
+}
+
+// Settled reports whether the delivery was sent pre-settled.
+func (d *OutgoingDelivery) Settled() bool { return d.settled }
+
+// Outcome returns a channel that receives the peer's final delivery state
+// once it settles the delivery, and is then closed. The state may be nil when
+// the peer settled without stating an outcome. For a delivery sent
+// pre-settled, or one lost because the link ended before the peer settled it,
+// the channel is closed without a value.
+func (d *OutgoingDelivery) Outcome() <-chan codec.DeliveryState { return d.outcome }
+
+// Wait blocks until the peer settles the delivery and returns its final state
+// (possibly nil, see Outcome). It returns nil, nil at once for a pre-settled
+// delivery, ErrDeliveryLost when the link ended first, or ctx's error.
+func (d *OutgoingDelivery) Wait(ctx context.Context) (codec.DeliveryState, error) {
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if d.lost {
+		return nil, ErrDeliveryLost
+	}
+	return d.state, nil
+}
+
+// finish records the end of the delivery exactly once.
+func (d *OutgoingDelivery) finish(state codec.DeliveryState, lost bool) {
+	d.once.Do(func() {
+		d.state, d.lost = state, lost
+		if !lost && !d.settled {
+			d.outcome <- state
+		}
+		close(d.outcome)
+		close(d.done)
+	})
+}
+
+func sortDeliveries(ds []*OutgoingDelivery) {
+	slices.SortFunc(ds, func(a, b *OutgoingDelivery) int {
+		// Serial-number order (RFC 1982) so wrap-around sorts right.
+		switch diff := int32(a.id - b.id); {
+		case diff < 0:
+			return -1
+		case diff > 0:
+			return 1
+		}
+		return 0
+	})
+}
+
+// IncomingDelivery is a message the server received on a Receiver.
+type IncomingDelivery struct {
+	r       *Receiver
+	id      uint32
+	tag     []byte
+	format  uint32
+	payload []byte
+	settled bool // pre-settled by the peer
+
+	msgOnce sync.Once
+	msg     *codec.Message
+	msgErr  error
+
+	// Guarded by conn.mu.
+	localSettled bool
+}
+
+// Tag returns the delivery tag the peer chose.
+func (d *IncomingDelivery) Tag() []byte { return d.tag }
+
+// ID returns the session-scoped delivery-id.
+func (d *IncomingDelivery) ID() uint32 { return d.id }
+
+// MessageFormat returns the message-format of the transfer (0 for a standard
+// AMQP message).
+func (d *IncomingDelivery) MessageFormat() uint32 { return d.format }
+
+// Payload returns the encoded message (all transfer frames joined). It must
+// not be modified.
+func (d *IncomingDelivery) Payload() []byte { return d.payload }
+
+// Message decodes the payload once and returns the result on every call.
+func (d *IncomingDelivery) Message() (*codec.Message, error) {
+	d.msgOnce.Do(func() { d.msg, d.msgErr = codec.UnmarshalMessage(d.payload) })
+	return d.msg, d.msgErr
+}
+
+// Settled reports whether the peer sent the delivery pre-settled. Settling a
+// pre-settled delivery is a no-op.
+func (d *IncomingDelivery) Settled() bool { return d.settled }
+
+// Settle sends the server's outcome for the delivery: one of
+// *codec.Accepted, *codec.Rejected, *codec.Released, *codec.Modified. On a
+// link with ReceiverSettleSecond the disposition goes out unsettled and the
+// delivery is forgotten when the peer settles; otherwise it goes out settled.
+// Settling twice is a no-op. It fails with ErrLinkDetached once the link has
+// ended (the peer will redeliver).
+func (d *IncomingDelivery) Settle(state codec.DeliveryState) error {
+	return d.r.settle(d, state)
+}
+
+// Accept settles the delivery as accepted.
+func (d *IncomingDelivery) Accept() error { return d.Settle(&codec.Accepted{}) }
+
+// Reject settles the delivery as rejected; err, when not nil, says why.
+func (d *IncomingDelivery) Reject(err *codec.Error) error {
+	return d.Settle(&codec.Rejected{Error: err})
+}
+
+// Release settles the delivery as released: not processed, may be
+// redelivered.
+func (d *IncomingDelivery) Release() error { return d.Settle(&codec.Released{}) }
+
+// Modify settles the delivery as modified (AMQP 1.0 §3.4.5).
+func (d *IncomingDelivery) Modify(deliveryFailed, undeliverableHere bool, annotations codec.Map) error {
+	return d.Settle(&codec.Modified{
+		DeliveryFailed:     deliveryFailed,
+		UndeliverableHere:  undeliverableHere,
+		MessageAnnotations: annotations,
+	})
+}

@@ -1,0 +1,57 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/amqgo/amq/internal/codec"
+)
+
+// Sentinel errors, for errors.Is.
+var (
+	// ErrServerClosed is returned by operations on a Server after Close.
+	ErrServerClosed = errors.New("server: closed")
+	// ErrConnClosed is returned by operations on a connection that ended.
+	ErrConnClosed = errors.New("server: connection closed")
+	// ErrLinkDetached is returned by Send, Receive, Settle and friends once
+	// the link has been detached (by either side, or because its session or
+	// connection ended). Link.DetachReason says why.
+	ErrLinkDetached = errors.New("server: link detached")
+	// ErrDeliveryLost is returned by OutgoingDelivery.Wait when the link
+	// ended before the peer settled the delivery.
+	ErrDeliveryLost = errors.New("server: delivery lost: link ended before the peer settled it")
+	// ErrMessageTooLarge is returned by Send when the encoded message is
+	// larger than the peer's max-message-size.
+	ErrMessageTooLarge = errors.New("server: message too large")
+)
+
+// toCodecError turns any error into the AMQP error sent on the wire: a
+// *codec.Error is used as is (also when wrapped), anything else becomes
+// amqp:internal-error with the error text as description.
+func toCodecError(err error) *codec.Error {
+	if err == nil {
+		return nil
+	}
+	var ce *codec.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return &codec.Error{Condition: codec.ErrCondInternalError, Description: err.Error()}
+}
+
+// connError is a protocol violation that ends the whole connection.
+type connError struct{ e *codec.Error }
+
+func (e *connError) Error() string { return "server: connection error: " + e.e.Error() }
+
+// sessionError is a protocol violation that ends one session.
+type sessionError struct{ e *codec.Error }
+
+func (e *sessionError) Error() string { return "server: session error: " + e.e.Error() }
+
+func newConnError(cond codec.Symbol, desc string) error {
+	return &connError{&codec.Error{Condition: cond, Description: desc}}
+}
+
+func newSessionError(cond codec.Symbol, desc string) error {
+	return &sessionError{&codec.Error{Condition: cond, Description: desc}}
+}

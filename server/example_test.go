@@ -1,0 +1,66 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+
+	amqp "github.com/Azure/go-amqp"
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/server"
+)
+
+// A server whose receivers print what arrives and whose senders answer
+// every link with one greeting.
+func ExampleListen() {
+	got := make(chan string, 1)
+	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{
+		AllowAnonymous: true,
+		Handler: server.HandlerFuncs{
+			ServeReceiverFunc: func(ctx context.Context, r *server.Receiver) {
+				for {
+					d, err := r.Receive(ctx)
+					if err != nil {
+						return
+					}
+					msg, _ := d.Message()
+					got <- fmt.Sprintf("%s: %s", r.Link().Address(), msg.Data[0])
+					_ = d.Accept()
+				}
+			},
+			ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
+				d, err := s.Send(ctx, &codec.Message{Value: "hello " + s.Link().Address(), HasValue: true}, false)
+				if err != nil {
+					return
+				}
+				state, _ := d.Wait(ctx)
+				fmt.Printf("outcome %T\n", state)
+				<-ctx.Done()
+			},
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, err := amqp.Dial(ctx, srv.URL(), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	s, _ := c.NewSession(ctx, nil)
+	snd, _ := s.NewSender(ctx, "orders", nil)
+	_ = snd.Send(ctx, amqp.NewMessage([]byte("order 1")), nil)
+	fmt.Println(<-got)
+
+	rcv, _ := s.NewReceiver(ctx, "greetings", nil)
+	m, _ := rcv.Receive(ctx, nil)
+	fmt.Println(m.Value)
+	_ = rcv.AcceptMessage(ctx, m)
+	_ = rcv.Close(ctx)
+	// Output:
+	// orders: order 1
+	// hello greetings
+	// outcome *codec.Accepted
+}

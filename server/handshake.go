@@ -1,0 +1,235 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/amqgo/amq/internal/codec"
+)
+
+// protoHeader returns the protocol header "AMQP" id 1 0 0 (§2.2, §5.1).
+func protoHeader(id uint8) []byte { return []byte{'A', 'M', 'Q', 'P', id, 1, 0, 0} }
+
+// errHeaderRefused ends a connection whose protocol header we answered with
+// the one we want instead (§2.2: reply with the supported header and close).
+var errHeaderRefused = errors.New("server: protocol header refused")
+
+// handshake takes the connection from accept to an exchanged open: TLS,
+// protocol headers, SASL, open. It bounds all of it by HandshakeTimeout.
+func (c *Conn) handshake() error {
+	cfg := c.srv.cfg
+	if d := cfg.handshakeTimeout; d > 0 {
+		_ = c.nc.SetDeadline(time.Now().Add(d))
+	}
+	if c.srv.useTLS {
+		tc := c.srv.wrapTLS(c.nc)
+		ctx, cancel := context.WithCancel(c.ctx)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			c.nc.Close()
+			return fmt.Errorf("server: TLS handshake: %w", err)
+		}
+		st := tc.ConnectionState()
+		c.mu.Lock()
+		c.nc = tc
+		c.tlsState = &st
+		c.mu.Unlock()
+	}
+	c.br = bufio.NewReaderSize(c.nc, 32*1024)
+
+	mechs := cfg.mechanisms
+	if c.tlsState != nil {
+		mechs = cfg.tlsMechanisms
+	}
+	bareOK := !cfg.RequireSASL && cfg.AllowAnonymous
+	// The header we answer an unacceptable one with.
+	preferred := (codec.ProtoIDSASL)
+	if len(mechs) == 0 && bareOK {
+		preferred = codec.ProtoIDAMQP
+	}
+
+	id, err := c.readHeader()
+	if err != nil {
+		if errors.Is(err, errHeaderRefused) {
+			_, _ = c.nc.Write(protoHeader(preferred))
+		}
+		return err
+	}
+	switch {
+	case id == codec.ProtoIDSASL && len(mechs) > 0:
+		if _, err := c.nc.Write(protoHeader(codec.ProtoIDSASL)); err != nil {
+			return err
+		}
+		if err := c.saslExchange(mechs); err != nil {
+			return err
+		}
+		id, err = c.readHeader()
+		if err != nil || id != codec.ProtoIDAMQP {
+			if err == nil || errors.Is(err, errHeaderRefused) {
+				_, _ = c.nc.Write(protoHeader(codec.ProtoIDAMQP))
+				return errHeaderRefused
+			}
+			return err
+		}
+	case id == codec.ProtoIDAMQP && bareOK:
+	default:
+		_, _ = c.nc.Write(protoHeader(preferred))
+		return fmt.Errorf("%w: protocol id %d", errHeaderRefused, id)
+	}
+	if _, err := c.nc.Write(protoHeader(codec.ProtoIDAMQP)); err != nil {
+		return err
+	}
+	return c.openExchange()
+}
+
+// readHeader reads an 8-byte protocol header and returns its protocol id;
+// anything but AMQP 1.0.0 is errHeaderRefused.
+func (c *Conn) readHeader() (uint8, error) {
+	id, err := codec.ReadProtoHeader(c.br)
+	if err != nil {
+		var he *codec.ProtoHeaderError
+		if errors.As(err, &he) {
+			return 0, fmt.Errorf("%w: %q", errHeaderRefused, he.Header[:])
+		}
+		return 0, fmt.Errorf("server: reading protocol header: %w", err)
+	}
+	return id, nil
+}
+
+// writeDirect writes one frame straight to the socket (handshake only: the
+// writer goroutine is not running yet).
+func (c *Conn) writeDirect(ftype uint8, body codec.Performative) error {
+	b, err := codec.AppendFrame(nil, codec.Frame{Type: ftype, Body: body})
+	if err != nil {
+		return err
+	}
+	_, err = c.nc.Write(b)
+	return err
+}
+
+// saslExchange runs the SASL layer (§5.3) after the SASL headers.
+func (c *Conn) saslExchange(mechs []string) error {
+	syms := make([]codec.Symbol, len(mechs))
+	for i, m := range mechs {
+		syms[i] = codec.Symbol(m)
+	}
+	if err := c.writeDirect(codec.FrameSASL, &codec.SASLMechanisms{Mechanisms: syms}); err != nil {
+		return err
+	}
+	fr, err := codec.ReadFrame(c.br, minMaxFrameSize*128)
+	if err != nil {
+		return fmt.Errorf("server: reading sasl-init: %w", err)
+	}
+	init, ok := fr.Body.(*codec.SASLInit)
+	if !ok {
+		return fmt.Errorf("server: expected sasl-init, got %T", fr.Body)
+	}
+	mech := string(init.Mechanism)
+	offered := false
+	for _, m := range mechs {
+		offered = offered || m == mech
+	}
+	fail := func(code codec.SASLCode, why error) error {
+		c.log.Info("amqp SASL authentication failed", "mechanism", mech, "reason", why)
+		_ = c.writeDirect(codec.FrameSASL, &codec.SASLOutcome{Code: code})
+		return fmt.Errorf("server: SASL %s: %w", mech, why)
+	}
+	if !offered {
+		return fail(codec.SASLCodeAuth, fmt.Errorf("mechanism %q not offered", mech))
+	}
+	conv, err := c.newSASLConv(mech)
+	if err != nil {
+		return fail(codec.SASLCodeSys, err)
+	}
+	resp := init.InitialResponse
+	for round := 0; ; round++ {
+		if round > 8 {
+			return fail(codec.SASLCodeAuth, errors.New("too many SASL rounds"))
+		}
+		challenge, res, err := conv.step(resp)
+		if err != nil {
+			return fail(codec.SASLCodeAuth, err)
+		}
+		if res != nil {
+			if err := c.writeDirect(codec.FrameSASL, &codec.SASLOutcome{Code: codec.SASLCodeOK, AdditionalData: res.additional}); err != nil {
+				return err
+			}
+			c.user, c.mechanism = res.identity, mech
+			c.log.Debug("amqp SASL authenticated", "mechanism", mech, "user", res.identity)
+			return nil
+		}
+		if err := c.writeDirect(codec.FrameSASL, &codec.SASLChallenge{Challenge: challenge}); err != nil {
+			return err
+		}
+		fr, err := codec.ReadFrame(c.br, minMaxFrameSize*128)
+		if err != nil {
+			return fmt.Errorf("server: reading sasl-response: %w", err)
+		}
+		r, ok := fr.Body.(*codec.SASLResponse)
+		if !ok {
+			return fail(codec.SASLCodeAuth, fmt.Errorf("expected sasl-response, got %T", fr.Body))
+		}
+		resp = r.Response
+	}
+}
+
+// openExchange reads the peer's open and answers with ours (§2.4.1).
+func (c *Conn) openExchange() error {
+	cfg := c.srv.cfg
+	fr, err := codec.ReadFrame(c.br, minMaxFrameSize)
+	var open *codec.Open
+	if err == nil {
+		open, _ = fr.Body.(*codec.Open)
+	}
+	ours := &codec.Open{
+		ContainerID:  cfg.ContainerID,
+		MaxFrameSize: cfg.MaxFrameSize,
+		ChannelMax:   &cfg.ChannelMax,
+		// Announce half of what we enforce, as Proton does: a peer
+		// heartbeating at half the announced value then has a 4x margin
+		// against scheduling hiccups.
+		IdleTimeOut: uint32(cfg.idleTimeout / 2 / time.Millisecond),
+	}
+	if open == nil || fr.Channel != 0 {
+		// An error before open still gets an open, then the close (§2.4.1).
+		e := &codec.Error{Condition: codec.ErrCondNotAllowed, Description: "expected open on channel 0"}
+		if err != nil {
+			e = frameErrorCondition(err)
+		}
+		if !isEOF(err) {
+			_ = c.writeDirect(codec.FrameAMQP, ours)
+			_ = c.writeDirect(codec.FrameAMQP, &codec.Close{Error: e})
+		}
+		if err == nil {
+			err = errors.New(e.Error())
+		}
+		return fmt.Errorf("server: open exchange: %w", err)
+	}
+	c.negotiate(open)
+	if err := c.writeDirect(codec.FrameAMQP, ours); err != nil {
+		return err
+	}
+	_ = c.nc.SetDeadline(time.Time{})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeSent {
+		// Closed while handshaking: say so now that we can.
+		c.closeSent = false
+		c.opened = true
+		c.closeWithLocked(&codec.Error{Condition: codec.ErrCondConnectionForced, Description: "server closing"})
+		return nil
+	}
+	c.opened = true
+	c.log.Debug("amqp connection open", "container", c.remoteContainer, "user", c.user,
+		"max_frame", c.peerMaxFrame, "channel_max", c.channelMax, "peer_idle", c.peerIdle)
+	return nil
+}
+
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}

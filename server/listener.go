@@ -1,0 +1,223 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/amqgo/amq/internal/codec"
+)
+
+// Server is a listening AMQP 1.0 endpoint. Create it with Listen; it serves
+// until Close.
+type Server struct {
+	cfg    *config
+	ln     net.Listener
+	scheme string
+	useTLS bool
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the server started
+
+	mu     sync.Mutex
+	conns  map[*Conn]struct{}
+	closed bool
+	nextID uint64
+}
+
+// Listen starts a server on url: "amqp://HOST:PORT" or "amqps://HOST:PORT"
+// (amqps requires opts.TLSConfig). Port 0 picks a free port (URL reports the
+// real one); a missing port means the AMQP default, 5672 or 5671. opts may
+// be nil; it is copied.
+func Listen(rawURL string, opts *Options) (*Server, error) {
+	scheme, addr, err := parseListenURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	useTLS := scheme == "amqps"
+	cfg, err := newConfig(opts, useTLS)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:    cfg,
+		ln:     ln,
+		scheme: scheme,
+		useTLS: useTLS,
+		ctx:    ctx,
+		cancel: cancel,
+		conns:  make(map[*Conn]struct{}),
+	}
+	s.wg.Add(1)
+	go s.acceptLoop()
+	cfg.Logger.Info("amqp server listening", "url", s.URL())
+	return s, nil
+}
+
+// parseListenURL checks a listen URL and returns its scheme and host:port.
+func parseListenURL(rawURL string) (scheme, addr string, err error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", "", fmt.Errorf("server: invalid listen URL %q: %w", rawURL, err)
+	}
+	var defPort string
+	switch u.Scheme {
+	case "amqp":
+		defPort = "5672"
+	case "amqps":
+		defPort = "5671"
+	default:
+		return "", "", fmt.Errorf("server: invalid listen URL %q: scheme must be amqp or amqps", rawURL)
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", "", fmt.Errorf("server: invalid listen URL %q: only scheme://host:port is allowed", rawURL)
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = defPort
+	}
+	if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+		return "", "", fmt.Errorf("server: invalid listen URL %q: bad port %q", rawURL, port)
+	}
+	return u.Scheme, net.JoinHostPort(host, port), nil
+}
+
+// URL returns the URL clients dial, with the real port: amqp://127.0.0.1:PORT.
+func (s *Server) URL() string {
+	return s.scheme + "://" + s.ln.Addr().String()
+}
+
+// Addr returns the listening address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// NumConns returns the number of live connections.
+func (s *Server) NumConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Conns returns the live connections.
+func (s *Server) Conns() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// CloseConnections closes every live connection with a close frame carrying
+// the error cond/description (amqp:connection:forced simulates a broker
+// restart; an empty cond sends a close without error). The server keeps
+// listening. It returns without waiting for the connections to finish
+// closing.
+func (s *Server) CloseConnections(cond codec.Symbol, description string) {
+	var e *codec.Error
+	if cond != "" {
+		e = &codec.Error{Condition: cond, Description: description}
+	}
+	for _, c := range s.Conns() {
+		c.closeWith(e)
+	}
+}
+
+// Close stops listening, closes every connection (with
+// amqp:connection:forced), and waits until every goroutine the server
+// started has returned, handlers included: a handler must return once its
+// context is done. Close is idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	err := s.ln.Close()
+	s.cancel()
+	s.CloseConnections(codec.ErrCondConnectionForced, "server shutting down")
+	s.wg.Wait()
+	s.cfg.Logger.Info("amqp server closed", "url", s.URL())
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary failure (EMFILE, ...): back off as net/http does.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay *= 2; delay > time.Second {
+				delay = time.Second
+			}
+			s.cfg.Logger.Warn("amqp server accept failed", "err", err, "retry_in", delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.closed || (s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections) {
+			closed := s.closed
+			s.mu.Unlock()
+			if !closed {
+				s.cfg.Logger.Warn("amqp server connection refused: MaxConnections reached", "remote", nc.RemoteAddr().String())
+			}
+			nc.Close()
+			continue
+		}
+		s.nextID++
+		c := newConn(s, nc, s.nextID)
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// removeConn forgets an ended connection.
+func (s *Server) removeConn(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// wrapTLS is applied to accepted sockets on an amqps listener.
+func (s *Server) wrapTLS(nc net.Conn) *tls.Conn { return tls.Server(nc, s.cfg.TLSConfig) }
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults used for zero Options fields.
+const (
+	DefaultMaxFrameSize     = 64 * 1024
+	DefaultChannelMax       = 255
+	DefaultIdleTimeout      = 60 * time.Second
+	DefaultHandshakeTimeout = 30 * time.Second
+	DefaultCreditWindow     = 100
+	DefaultHandleMax        = 1023
+	// minMaxFrameSize is the smallest max-frame-size AMQP allows (§2.7.1).
+	minMaxFrameSize = 512
+)
+
+// Options configures a Server. Every field's zero value means "the default".
+// Listen copies the struct: changing it afterwards has no effect.
+type Options struct {
+	// Handler serves the links peers attach. nil: HandlerFuncs{}, which
+	// accepts every link and discards every message.
+	Handler Handler
+
+	// TLSConfig is required for amqps:// URLs; it must hold a certificate.
+	// To accept SASL EXTERNAL, set ClientAuth to VerifyClientCertIfGiven or
+	// RequireAndVerifyClientCert and ClientCAs.
+	TLSConfig *tls.Config
+
+	// Credentials is the user store for PLAIN and SCRAM-SHA-*. nil: no
+	// user can authenticate with a password.
+	Credentials *Credentials
+
+	// AllowAnonymous offers the ANONYMOUS mechanism, and allows bare AMQP
+	// connections (no SASL layer) unless RequireSASL is set.
+	AllowAnonymous bool
+
+	// Mechanisms restricts the SASL mechanisms offered, by name
+	// ("PLAIN", "SCRAM-SHA-256", ...). nil: every mechanism the other
+	// options make possible: SCRAM-SHA-512/256/1 and PLAIN with
+	// Credentials, EXTERNAL on TLS with client certificates, ANONYMOUS with
+	// AllowAnonymous.
+	Mechanisms []string
+
+	// RequireSASL refuses connections that skip the SASL layer. By default
+	// a bare AMQP protocol header is accepted when AllowAnonymous is set
+	// (the connection is then anonymous).
+	RequireSASL bool
+
+	// ContainerID is the server's container-id in its open. "": a random
+	// one per Server.
+	ContainerID string
+
+	// MaxFrameSize is the largest frame the server accepts (the
+	// max-frame-size of its open); the peer's own limit is honoured when
+	// sending. 0: DefaultMaxFrameSize. Values below 512 are raised to 512.
+	MaxFrameSize uint32
+
+	// ChannelMax is the highest channel (session) number the server
+	// accepts. 0: DefaultChannelMax.
+	ChannelMax uint16
+
+	// IdleTimeout: a connection on which nothing arrives for this long is
+	// closed with amqp:resource-limit-exceeded. Half of it is announced
+	// as the idle-timeout of the server's open (as Proton does), so that
+	// peers heartbeat well within it. 0: DefaultIdleTimeout;
+	// negative: none. The server sends its own heartbeats at half the
+	// peer's announced idle-timeout whatever this is.
+	IdleTimeout time.Duration
+
+	// HandshakeTimeout bounds the time from accept to a completed open
+	// exchange (protocol headers, TLS, SASL). 0: DefaultHandshakeTimeout;
+	// negative: none.
+	HandshakeTimeout time.Duration
+
+	// MaxConnections caps the live connections; beyond it new ones are
+	// closed at once. 0: no limit.
+	MaxConnections int
+
+	// MaxMessageSize is the max-message-size announced on links where the
+	// server receives; larger messages detach the link with
+	// amqp:link:message-size-exceeded. 0: no limit (but see
+	// Link.SetMaxMessageSize).
+	MaxMessageSize uint64
+
+	// CreditWindow is the default automatic credit window of links where
+	// the server receives (see Link.SetCreditWindow). 0:
+	// DefaultCreditWindow.
+	CreditWindow uint32
+
+	// Logger receives connection events. nil: logs are discarded.
+	// Passwords and SASL responses are never logged.
+	Logger *slog.Logger
+}
+
+// config is the validated, defaulted copy of Options a Server runs with.
+type config struct {
+	Options
+	idleTimeout      time.Duration // 0 = none
+	handshakeTimeout time.Duration // 0 = none
+	mechanisms       []string      // what is offered on plain TCP
+	tlsMechanisms    []string      // what is offered on TLS
+}
+
+func newConfig(opts *Options, useTLS bool) (*config, error) {
+	var cfg config
+	if opts != nil {
+		cfg.Options = *opts
+		cfg.Mechanisms = slices.Clone(opts.Mechanisms)
+	}
+	if cfg.Handler == nil {
+		cfg.Handler = HandlerFuncs{}
+	}
+	if cfg.TLSConfig != nil {
+		cfg.TLSConfig = cfg.TLSConfig.Clone()
+	}
+	if useTLS {
+		if cfg.TLSConfig == nil {
+			return nil, fmt.Errorf("server: amqps URL needs Options.TLSConfig")
+		}
+		if len(cfg.TLSConfig.Certificates) == 0 && cfg.TLSConfig.GetCertificate == nil && cfg.TLSConfig.GetConfigForClient == nil {
+			return nil, fmt.Errorf("server: Options.TLSConfig has no certificate")
+		}
+	}
+	if cfg.ContainerID == "" {
+		cfg.ContainerID = "amq-server-" + randomID()
+	}
+	switch {
+	case cfg.MaxFrameSize == 0:
+		cfg.MaxFrameSize = DefaultMaxFrameSize
+	case cfg.MaxFrameSize < minMaxFrameSize:
+		cfg.MaxFrameSize = minMaxFrameSize
+	}
+	if cfg.ChannelMax == 0 {
+		cfg.ChannelMax = DefaultChannelMax
+	}
+	switch {
+	case cfg.IdleTimeout == 0:
+		cfg.idleTimeout = DefaultIdleTimeout
+	case cfg.IdleTimeout > 0:
+		cfg.idleTimeout = cfg.IdleTimeout
+	}
+	if cfg.idleTimeout > math.MaxUint32*time.Millisecond {
+		cfg.idleTimeout = math.MaxUint32 * time.Millisecond
+	}
+	switch {
+	case cfg.HandshakeTimeout == 0:
+		cfg.handshakeTimeout = DefaultHandshakeTimeout
+	case cfg.HandshakeTimeout > 0:
+		cfg.handshakeTimeout = cfg.HandshakeTimeout
+	}
+	if cfg.MaxConnections < 0 {
+		return nil, fmt.Errorf("server: Options.MaxConnections is negative (%d)", cfg.MaxConnections)
+	}
+	if cfg.CreditWindow == 0 {
+		cfg.CreditWindow = DefaultCreditWindow
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	for i, m := range cfg.Mechanisms {
+		cfg.Mechanisms[i] = strings.ToUpper(strings.TrimSpace(m))
+		if !knownMechanism(cfg.Mechanisms[i]) {
+			return nil, fmt.Errorf("server: Options.Mechanisms: unsupported SASL mechanism %q", m)
+		}
+	}
+	cfg.mechanisms = cfg.offered(false)
+	cfg.tlsMechanisms = cfg.offered(true)
+	return &cfg, nil
+}
+
+// offered lists the mechanisms to offer, strongest first.
+func (cfg *config) offered(onTLS bool) []string {
+	var out []string
+	for _, m := range allMechanisms {
+		switch m {
+		case mechExternal:
+			if !onTLS || cfg.TLSConfig == nil || cfg.TLSConfig.ClientAuth < tls.VerifyClientCertIfGiven {
+				continue
+			}
+		case mechAnonymous:
+			if !cfg.AllowAnonymous {
+				continue
+			}
+		default: // password mechanisms
+			if cfg.Credentials == nil {
+				continue
+			}
+		}
+		if cfg.Mechanisms != nil && !slices.Contains(cfg.Mechanisms, m) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+)
+
+// SASL mechanism names (RFC 4422 and friends).
+const (
+	mechAnonymous   = "ANONYMOUS"
+	mechPlain       = "PLAIN"
+	mechExternal    = "EXTERNAL"
+	mechSCRAMSHA1   = "SCRAM-SHA-1"
+	mechSCRAMSHA256 = "SCRAM-SHA-256"
+	mechSCRAMSHA512 = "SCRAM-SHA-512"
+)
+
+// allMechanisms in the order they are offered: strongest first, so a client
+// picking the first it supports gets the best.
+var allMechanisms = []string{mechExternal, mechSCRAMSHA512, mechSCRAMSHA256, mechSCRAMSHA1, mechPlain, mechAnonymous}
+
+func knownMechanism(m string) bool {
+	for _, k := range allMechanisms {
+		if k == m {
+			return true
+		}
+	}
+	return false
+}
+
+// errAuthFailed is the only failure a client learns about: which part of its
+// credentials was wrong is not revealed.
+var errAuthFailed = errors.New("server: SASL authentication failed")
+
+// saslResult is a successful SASL exchange.
+type saslResult struct {
+	identity   string // authenticated user; "" for ANONYMOUS
+	additional []byte // additional-data of the outcome
+}
+
+// saslConv is the server side of one mechanism's exchange. step gets the
+// client's initial-response or response and returns either a challenge to
+// send, a result (success), or an error (authentication failure).
+type saslConv interface {
+	step(resp []byte) (challenge []byte, res *saslResult, err error)
+}
+
+// newSASLConv starts the exchange for a mechanism already checked to be
+// offered.
+func (c *Conn) newSASLConv(mech string) (saslConv, error) {
+	switch mech {
+	case mechAnonymous:
+		return anonymousConv{}, nil
+	case mechPlain:
+		return plainConv{creds: c.srv.cfg.Credentials}, nil
+	case mechExternal:
+		return externalConv{state: c.tlsState}, nil
+	case mechSCRAMSHA1, mechSCRAMSHA256, mechSCRAMSHA512:
+		return newSCRAMConv(mech, c.srv.cfg.Credentials)
+	}
+	return nil, errAuthFailed
+}
+
+// anonymousConv accepts anything (RFC 4505: the response is an optional
+// trace string, ignored here).
+type anonymousConv struct{}
+
+func (anonymousConv) step([]byte) ([]byte, *saslResult, error) {
+	return nil, &saslResult{}, nil
+}
+
+// plainConv checks "authzid NUL authcid NUL passwd" (RFC 4616).
+type plainConv struct{ creds *Credentials }
+
+func (p plainConv) step(resp []byte) ([]byte, *saslResult, error) {
+	parts := bytes.Split(resp, []byte{0})
+	if len(parts) != 3 || p.creds == nil {
+		return nil, nil, errAuthFailed
+	}
+	authz, user, pass := string(parts[0]), string(parts[1]), string(parts[2])
+	if authz != "" && authz != user {
+		return nil, nil, errAuthFailed // no proxy authorization
+	}
+	if !p.creds.verify(user, pass) {
+		return nil, nil, errAuthFailed
+	}
+	return nil, &saslResult{identity: user}, nil
+}
+
+// externalConv authenticates with the TLS client certificate the handshake
+// verified; the identity is its subject common name (RFC 4422 App. A).
+type externalConv struct{ state *tls.ConnectionState }
+
+func (e externalConv) step(resp []byte) ([]byte, *saslResult, error) {
+	if e.state == nil || len(e.state.VerifiedChains) == 0 || len(e.state.PeerCertificates) == 0 {
+		return nil, nil, errAuthFailed
+	}
+	cn := e.state.PeerCertificates[0].Subject.CommonName
+	if cn == "" {
+		return nil, nil, errAuthFailed
+	}
+	// A non-empty response is an authorization identity: only the
+	// certificate's own identity may be asked for.
+	if len(resp) > 0 && string(resp) != cn {
+		return nil, nil, errAuthFailed
+	}
+	return nil, &saslResult{identity: cn}, nil
+}

@@ -1,0 +1,319 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/amqgo/amq/internal/codec"
+)
+
+// Sender is the server's end of a link on which the server sends messages
+// (the peer attached a receiver). It is handed to Handler.ServeSender.
+// Its methods are safe for concurrent use.
+type Sender struct {
+	l *Link
+
+	// sendSem keeps the frames of one delivery together: a link carries one
+	// delivery at a time (AMQP 1.0 §2.6.14). A channel, so that waiting for
+	// it honours the caller's context.
+	sendSem chan struct{}
+	flowed  chan struct{} // capacity 1: coalesced "the peer sent a flow"
+
+	// Guarded by conn.mu.
+	nextTag   uint64
+	unsettled map[uint32]*OutgoingDelivery // by delivery id
+	lost      []*OutgoingDelivery
+}
+
+// Link returns the link the sender sends on.
+func (s *Sender) Link() *Link { return s.l }
+
+// Done returns a channel closed once the link is detached.
+func (s *Sender) Done() <-chan struct{} { return s.l.done }
+
+// Detach detaches the link without closing it; see Link.Detach.
+func (s *Sender) Detach(err error) error { return s.l.Detach(err) }
+
+// Close closes the link; see Link.Close.
+func (s *Sender) Close(err error) error { return s.l.Close(err) }
+
+// Credit returns the link credit the peer has granted and the server has not
+// used yet.
+func (s *Sender) Credit() uint32 {
+	c := s.l.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return s.l.linkCredit
+}
+
+// Draining reports whether the peer's last flow asked the server to drain:
+// to use up the credit now or give it back. A handler that has nothing to
+// send while Draining is true calls Drained.
+func (s *Sender) Draining() bool {
+	c := s.l.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return s.l.drain && s.l.linkCredit > 0
+}
+
+// Drained tells a draining peer that the server has nothing more to send:
+// the remaining credit is consumed (the delivery-count advances by it) and a
+// flow says so (AMQP 1.0 §2.6.7). It does nothing when the peer is not
+// draining.
+func (s *Sender) Drained() error {
+	c := s.l.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.l.state != linkAttached {
+		return ErrLinkDetached
+	}
+	if !s.l.drain || s.l.linkCredit == 0 {
+		return nil
+	}
+	s.l.deliveryCount += s.l.linkCredit
+	s.l.linkCredit = 0
+	return c.sendLinkFlowLocked(s.l, false)
+}
+
+// Flowed returns a channel that receives a value after the peer sent a flow
+// for this link (credit granted, drain requested). Values are coalesced: one
+// pending value stands for any number of flows. It lets a handler wait for
+// credit or a drain request together with its own events in one select.
+func (s *Sender) Flowed() <-chan struct{} { return s.flowed }
+
+// WaitCredit blocks until the peer has granted credit, the link ends
+// (ErrLinkDetached) or ctx is done.
+func (s *Sender) WaitCredit(ctx context.Context) error {
+	c := s.l.conn
+	for {
+		c.mu.Lock()
+		if s.l.state != linkAttached {
+			c.mu.Unlock()
+			return ErrLinkDetached
+		}
+		if s.l.linkCredit > 0 {
+			c.mu.Unlock()
+			return nil
+		}
+		ch := s.l.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Send encodes msg and sends it as one delivery, blocking until the peer has
+// granted credit (and the session window has room), the link ends
+// (ErrLinkDetached) or ctx is done. settled=true sends it pre-settled
+// (at-most-once); otherwise the peer's outcome arrives on the returned
+// delivery. Send returns once the delivery is queued for the wire.
+func (s *Sender) Send(ctx context.Context, msg *codec.Message, settled bool) (*OutgoingDelivery, error) {
+	if msg == nil {
+		return nil, fmt.Errorf("server: Send: nil message")
+	}
+	payload, err := msg.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("server: Send: encoding message: %w", err)
+	}
+	return s.SendRaw(ctx, payload, settled)
+}
+
+// SendRaw is Send for a message already encoded as AMQP message sections
+// (the bytes of IncomingDelivery.Payload, for instance: a broker forwards
+// what it received without decoding it). The server keeps payload until the
+// delivery is settled; the caller must not modify it.
+func (s *Sender) SendRaw(ctx context.Context, payload []byte, settled bool) (*OutgoingDelivery, error) {
+	l := s.l
+	c := l.conn
+	if l.peerMaxMsg > 0 && uint64(len(payload)) > l.peerMaxMsg {
+		return nil, fmt.Errorf("server: message of %d bytes exceeds the peer's max-message-size %d: %w",
+			len(payload), l.peerMaxMsg, ErrMessageTooLarge)
+	}
+	select {
+	case s.sendSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-l.done:
+		return nil, ErrLinkDetached
+	}
+	defer func() { <-s.sendSem }()
+
+	c.mu.Lock()
+	// Wait for link credit.
+	for {
+		if l.state != linkAttached {
+			c.mu.Unlock()
+			return nil, ErrLinkDetached
+		}
+		if l.linkCredit > 0 {
+			break
+		}
+		ch := l.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		c.mu.Lock()
+	}
+	switch l.replySndMode {
+	case SenderSettleSettled:
+		settled = true
+	case SenderSettleUnsettled:
+		settled = false
+	}
+	sess := l.sess
+	d := &OutgoingDelivery{
+		s:       s,
+		id:      sess.nextDeliveryID,
+		payload: payload,
+		settled: settled,
+		outcome: make(chan codec.DeliveryState, 1),
+		done:    make(chan struct{}),
+	}
+	sess.nextDeliveryID++
+	d.tag = binary.BigEndian.AppendUint64(nil, s.nextTag)
+	s.nextTag++
+	l.deliveryCount++
+	l.linkCredit--
+	if settled {
+		d.finish(nil, false)
+	} else {
+		s.unsettled[d.id] = d
+		sess.unsettledOut[d.id] = d
+	}
+
+	// Split into frames no larger than the peer accepts; each frame needs
+	// room in the peer's session incoming window (§2.5.6).
+	maxPayload := c.maxTransferPayload()
+	first := true
+	rest := payload
+	for {
+		for sess.remoteIncomingWindow == 0 && l.state == linkAttached {
+			ch := l.changed
+			c.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				c.mu.Lock()
+				if !first && l.state == linkAttached {
+					// Abort the partly sent delivery (§2.6.14).
+					c.abortTransferLocked(l)
+				}
+				s.dropLocked(d)
+				c.mu.Unlock()
+				return nil, ctx.Err()
+			}
+			c.mu.Lock()
+		}
+		if l.state != linkAttached {
+			s.dropLocked(d)
+			c.mu.Unlock()
+			return nil, ErrLinkDetached
+		}
+		if wait := c.writeBacklog(); wait != nil {
+			// The peer reads slower than we produce: let the writer catch
+			// up before queueing more of this message.
+			c.mu.Unlock()
+			select {
+			case <-wait:
+			case <-ctx.Done():
+			case <-l.done:
+			}
+			c.mu.Lock()
+			continue
+		}
+		chunk := rest
+		more := false
+		if len(chunk) > maxPayload {
+			chunk, more = rest[:maxPayload], true
+		}
+		rest = rest[len(chunk):]
+		t := &codec.Transfer{Handle: l.localHandle, More: more}
+		if first {
+			id, format := d.id, uint32(0)
+			t.DeliveryID = &id
+			t.DeliveryTag = d.tag
+			t.MessageFormat = &format
+			t.Settled = settled
+		}
+		if err := c.sendLocked(sess.localChannel, t, chunk); err != nil {
+			s.dropLocked(d)
+			c.mu.Unlock()
+			return nil, err
+		}
+		sess.nextOutgoingID++
+		sess.remoteIncomingWindow--
+		first = false
+		if !more {
+			break
+		}
+	}
+	c.mu.Unlock()
+	return d, nil
+}
+
+// Unsettled returns the deliveries the peer had not settled. Once Done is
+// closed the list is final: those deliveries can no longer be settled on this
+// link, and a broker requeues them.
+func (s *Sender) Unsettled() []*OutgoingDelivery {
+	c := s.l.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.l.state == linkDetached {
+		return append([]*OutgoingDelivery(nil), s.lost...)
+	}
+	out := make([]*OutgoingDelivery, 0, len(s.unsettled))
+	for _, d := range s.unsettled {
+		out = append(out, d)
+	}
+	sortDeliveries(out)
+	return out
+}
+
+// dropLocked forgets a delivery that never fully reached the wire.
+func (s *Sender) dropLocked(d *OutgoingDelivery) {
+	delete(s.unsettled, d.id)
+	delete(s.l.sess.unsettledOut, d.id)
+	d.finish(nil, true)
+}
+
+// notifyFlow signals Flowed without blocking.
+func (s *Sender) notifyFlow() {
+	select {
+	case s.flowed <- struct{}{}:
+	default:
+	}
+}
+
+// linkEndedLocked moves the unsettled deliveries to the lost list and fails
+// their waiters. conn.mu must be held.
+func (s *Sender) linkEndedLocked() {
+	lost := make([]*OutgoingDelivery, 0, len(s.unsettled))
+	for id, d := range s.unsettled {
+		lost = append(lost, d)
+		delete(s.l.sess.unsettledOut, id)
+	}
+	sortDeliveries(lost)
+	for _, d := range lost {
+		d.finish(nil, true)
+	}
+	s.lost = lost
+	s.unsettled = map[uint32]*OutgoingDelivery{}
+	s.notifyFlow()
+}
+
+// abortTransferLocked ends a partly sent delivery with aborted=true.
+func (c *Conn) abortTransferLocked(l *Link) {
+	if err := c.sendLocked(l.sess.localChannel, &codec.Transfer{Handle: l.localHandle, Aborted: true}, nil); err == nil {
+		l.sess.nextOutgoingID++
+		if l.sess.remoteIncomingWindow > 0 {
+			l.sess.remoteIncomingWindow--
+		}
+	}
+}
