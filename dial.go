@@ -59,6 +59,8 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 		nc = tc
 	}
 
+	nc = newCoalescingConn(nc)
+
 	idle := cfg.IdleTimeout
 	if idle < 0 {
 		idle = 0

@@ -137,42 +137,58 @@ func (s *Sender) Address() string { return s.address }
 // first, Send returns ctx's error and the message may or may not have been
 // delivered.
 func (s *Sender) Send(ctx context.Context, msg *Message) error {
-	r, err := s.SendAsync(ctx, msg)
-	if err != nil {
-		return err
+	if msg == nil {
+		return errors.New("amq: Send: nil message")
 	}
-	return r.Wait(ctx)
+	am := msg.toAMQP()
+	if s.opts.Presettled {
+		return s.sendSettled(ctx, am, msg)
+	}
+	// The caller waits for the outcome itself, without the settler: one
+	// goroutine hand-off less per message. A connection lost while waiting
+	// means sending again on the re-attached link.
+	var after uint64
+	for {
+		rc, conn, gen, err := s.transmit(ctx, am, msg, after)
+		if err != nil {
+			return err
+		}
+		state, err := rc.Wait(ctx)
+		if err == nil {
+			return outcomeErr(state)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("amq: send to %q: waiting for the outcome: %w", s.address, ctx.Err())
+		}
+		if !connLost(conn) {
+			return s.sendErr(err)
+		}
+		after = gen
+	}
 }
 
 // SendAsync writes msg to the link and returns without waiting for the
 // outcome, so one goroutine can keep many messages in flight; the returned
 // Receipt's Wait gives the outcome. SendAsync blocks while the peer grants
-// no credit and while the client reconnects.
+// no credit and while the client reconnects. A message in flight when the
+// connection drops is sent again after the reconnect, in order, whether or
+// not anyone waits for its receipt.
 func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) {
 	if msg == nil {
 		return nil, errors.New("amq: Send: nil message")
 	}
 	am := msg.toAMQP()
-	var after uint64
-	for {
-		l, conn, gen, err := s.current(ctx, after, msg)
-		if err != nil {
+	if s.opts.Presettled {
+		if err := s.sendSettled(ctx, am, msg); err != nil {
 			return nil, err
 		}
-		if s.opts.Presettled {
-			err := l.Send(ctx, am, &amqp.SendOptions{Settled: true})
-			if err != nil {
-				return nil, s.sendErr(err)
-			}
-			return &Receipt{rec: settledRecord}, nil
-		}
-		rc, err := l.SendWithReceipt(ctx, am, nil)
+		return &Receipt{rec: settledRecord}, nil
+	}
+	var after uint64
+	for {
+		rc, _, gen, err := s.transmit(ctx, am, msg, after)
 		if err != nil {
-			if connLost(conn) && ctx.Err() == nil {
-				after = gen
-				continue // the message may not have left: send it on the next link
-			}
-			return nil, s.sendErr(err)
+			return nil, err
 		}
 		rec := &sendRecord{am: am, rc: rc, gen: gen, done: make(chan struct{})}
 		s.mu.Lock()
@@ -191,6 +207,38 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 		}
 		return &Receipt{rec: rec}, nil
 	}
+}
+
+// transmit writes am on a link newer than generation after, waiting for
+// one while the connection is down, and trying again on the next link if
+// the connection drops while writing.
+func (s *Sender) transmit(ctx context.Context, am *amqp.Message, msg *Message, after uint64) (amqp.SendReceipt, *amqp.Conn, uint64, error) {
+	for {
+		l, conn, gen, err := s.current(ctx, after, msg)
+		if err != nil {
+			return amqp.SendReceipt{}, nil, 0, err
+		}
+		rc, err := l.SendWithReceipt(ctx, am, nil)
+		if err == nil {
+			return rc, conn, gen, nil
+		}
+		if !connLost(conn) || ctx.Err() != nil {
+			return amqp.SendReceipt{}, nil, 0, s.sendErr(err)
+		}
+		after = gen
+	}
+}
+
+// sendSettled sends am pre-settled: once written it is never sent again.
+func (s *Sender) sendSettled(ctx context.Context, am *amqp.Message, msg *Message) error {
+	l, _, _, err := s.current(ctx, 0, msg)
+	if err != nil {
+		return err
+	}
+	if err := l.Send(ctx, am, &amqp.SendOptions{Settled: true}); err != nil {
+		return s.sendErr(err)
+	}
+	return nil
 }
 
 // current returns the attached link of a generation newer than after,
