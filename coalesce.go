@@ -86,7 +86,7 @@ func (c *coalescingConn) flush() {
 
 // closeFlushTimeout bounds how long Close waits for buffered bytes to be
 // written to a peer that does not read them.
-const closeFlushTimeout = 5 * time.Second
+var closeFlushTimeout = 5 * time.Second
 
 // Close writes what is buffered (unless the connection already failed,
 // or the peer does not take it within closeFlushTimeout), then closes the
