@@ -474,6 +474,7 @@ func TestDialErrors(t *testing.T) {
 
 	b := amqtest.NewBroker(t)
 	tlsToPlain := strings.Replace(b.URL(), "amqp://", "amqps://", 1)
+	withUsers := amqtest.NewBroker(t, amqtest.WithUser("u", "p"))
 
 	tests := []struct {
 		name, url string
@@ -487,7 +488,8 @@ func TestDialErrors(t *testing.T) {
 		{"TLS to a plain port", tlsToPlain, &amq.ConnectOptions{TLS: amq.TLSOptions{Verify: ptr(false)}}, "TLS"},
 		{"frame size too small", b.URL(), &amq.ConnectOptions{MaxFrameSize: 100}, "MaxFrameSize"},
 		{"unknown mechanism", b.URL(), &amq.ConnectOptions{SASL: amq.SASLOptions{Mechanisms: []string{"MD5"}}}, "unsupported mechanism"},
-		{"cleartext refused", b.URL(), &amq.ConnectOptions{User: "u", Password: "p", SASL: amq.SASLOptions{AllowInsecure: ptr(false)}}, "cleartext"},
+		{"cleartext refused", withUsers.URL(), &amq.ConnectOptions{User: "u", Password: "p", SASL: amq.SASLOptions{Mechanisms: []string{"PLAIN"}, AllowInsecure: ptr(false)}}, "amqps"},
+		{"no common mechanism", b.URL(), &amq.ConnectOptions{SASL: amq.SASLOptions{Mechanisms: []string{"SCRAM-SHA-256"}}}, "offers [ANONYMOUS]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

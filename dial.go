@@ -9,35 +9,19 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	amqp "github.com/Azure/go-amqp"
 )
 
-// supportedMechanisms are the SASL mechanisms this client can run today,
-// strongest first.
-var supportedMechanisms = []string{"EXTERNAL", "XOAUTH2", "PLAIN", "ANONYMOUS"}
-
-func supportedMechanism(m string) bool { return slices.Contains(supportedMechanisms, m) }
-
-// dialEndpoint opens the TCP (and TLS) connection to ep and runs the AMQP
-// connection set-up on it. amq owns the net.Conn and hands it to go-amqp, so
-// that the SASL layer, the frame tracer and write coalescing can sit
-// underneath the engine.
+// dialEndpoint opens the TCP (and TLS) connection to ep, runs the SASL
+// layer on it and hands it to go-amqp for the AMQP open. amq owns the
+// net.Conn under go-amqp: the SASL layer (every mechanism of the reference,
+// not only go-amqp's), the frame tracer and write coalescing sit there.
 func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.Conn, error) {
-	user, password, hasUser := ep.User, ep.Password, ep.HasUser
-	if cfg.User != "" {
-		user, password, hasUser = cfg.User, cfg.Password, true
-	}
-	saslType, mech, err := chooseSASL(cfg, ep, user, password, hasUser)
-	if err != nil {
-		return nil, &Error{Scope: ScopeSASL, Op: "dial", Address: ep.String(), Err: err}
-	}
-
 	var tlsCfg *tls.Config
 	if ep.TLS() {
+		var err error
 		if tlsCfg, err = buildTLSConfig(cfg, ep.Host); err != nil {
 			return nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
 		}
@@ -58,6 +42,17 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 		cfg.logger.Debug("amq: TLS established", "url", ep.String(), "version", tls.VersionName(st.Version), "peer", peerSubject(st))
 		nc = tc
 	}
+	nc = cfg.traceConn(nc)
+
+	mech := ""
+	if cfg.saslEnabled() {
+		mech, err = negotiateSASL(ctx, nc, cfg, ep, tlsCfg)
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		cfg.logger.Debug("amq: SASL authenticated", "url", ep.String(), "mechanism", mech)
+	}
 
 	nc = newCoalescingConn(nc)
 
@@ -71,7 +66,6 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 		IdleTimeout:  idle,
 		MaxFrameSize: cfg.MaxFrameSize,
 		Properties:   cfg.Properties,
-		SASLType:     saslType,
 	}
 	// go-amqp's NewConn only watches ctx for the open exchange; if the peer
 	// never answers (a TLS port spoken to in plain AMQP, a silent server) it
@@ -88,17 +82,7 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 		if ctxErr := deadlineErr(ctx, err); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
 		}
-		e := wrapErr("dial", ep.String(), err)
-		var ae *Error
-		if errors.As(e, &ae) && mech != "" && isAuthFailure(err) {
-			ae.Scope = ScopeSASL
-			ae.Op = "authenticate (SASL " + mech + ") with"
-			if strings.Contains(err.Error(), "no supported auth mechanism") {
-				ae.Op = "authenticate with"
-				ae.Err = fmt.Errorf("the server does not offer %s, the mechanism chosen for the credentials given: %w", mech, err)
-			}
-		}
-		return nil, e
+		return nil, wrapErr("dial", ep.String(), err)
 	}
 	cfg.logger.Info("amq: connected", "url", ep.String(), "sasl", mech, "container_id", cfg.ContainerID)
 	return conn, nil
@@ -116,41 +100,6 @@ func deadlineErr(ctx context.Context, err error) error {
 		return context.DeadlineExceeded
 	}
 	return nil
-}
-
-// isAuthFailure recognises go-amqp's report of a SASL outcome other than
-// ok ("SASL PLAIN auth failed with code 0x1"): go-amqp gives it no type.
-func isAuthFailure(err error) bool {
-	msg := err.Error()
-	return (strings.Contains(msg, "SASL") && strings.Contains(msg, "auth failed")) ||
-		strings.Contains(msg, "no supported auth mechanism")
-}
-
-// chooseSASL picks the mechanism: the strongest one the options allow for
-// the credentials at hand. The server's offer is checked by go-amqp, which
-// fails the connection if the chosen mechanism is not offered.
-func chooseSASL(cfg *connectConfig, ep endpoint, user, password string, hasUser bool) (amqp.SASLType, string, error) {
-	if !cfg.saslEnabled() {
-		return nil, "", nil
-	}
-	allowed := func(m string) bool {
-		return len(cfg.SASL.Mechanisms) == 0 || slices.Contains(cfg.SASL.Mechanisms, m)
-	}
-	haveCert := cfg.TLS.Cert != "" || (cfg.TLS.Config != nil && (len(cfg.TLS.Config.Certificates) > 0 || cfg.TLS.Config.GetClientCertificate != nil))
-	switch {
-	case ep.TLS() && haveCert && allowed("EXTERNAL") && (len(cfg.SASL.Mechanisms) > 0 || !hasUser):
-		return amqp.SASLTypeExternal(""), "EXTERNAL", nil
-	case cfg.SASL.XOAUTH2Token != "" && allowed("XOAUTH2"):
-		return amqp.SASLTypeXOAUTH2(user, cfg.SASL.XOAUTH2Token, 0), "XOAUTH2", nil
-	case hasUser && allowed("PLAIN"):
-		if !ep.TLS() && !cfg.allowInsecure() {
-			return nil, "", fmt.Errorf("PLAIN would send the password in cleartext on a connection without TLS, and SASL.AllowInsecure is false: use an amqps URL or allow insecure mechanisms")
-		}
-		return amqp.SASLTypePlain(user, password), "PLAIN", nil
-	case allowed("ANONYMOUS"):
-		return amqp.SASLTypeAnonymous(), "ANONYMOUS", nil
-	}
-	return nil, "", fmt.Errorf("no usable SASL mechanism: allowed %v, credentials given: user=%t, client certificate=%t", cfg.SASL.Mechanisms, hasUser, haveCert)
 }
 
 // buildTLSConfig assembles the client TLS configuration from TLSOptions.

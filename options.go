@@ -3,6 +3,7 @@ package amq
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -78,6 +79,15 @@ type ConnectOptions struct {
 
 	// Logger receives the client's structured events. Default: discard.
 	Logger *slog.Logger `json:"-"`
+
+	// TraceFrames prints every AMQP and SASL frame in and out, one line
+	// each in Qpid Proton's format, as PN_TRACE_FRM=1 in the environment
+	// does (reference chapter 11). Passwords and tokens are redacted.
+	TraceFrames bool `json:"-"`
+	// TraceOutput receives the trace lines; default os.Stderr.
+	TraceOutput io.Writer `json:"-"`
+	// TraceToLogger sends the trace lines to Logger at debug level instead.
+	TraceToLogger bool `json:"-"`
 }
 
 // SASLOptions configures SASL authentication (reference 7.3).
@@ -93,7 +103,9 @@ type SASLOptions struct {
 	// them, as the reference's Python container does.
 	AllowInsecure *bool
 	// XOAUTH2Token is the bearer token for the XOAUTH2 mechanism.
-	XOAUTH2Token string
+	XOAUTH2Token string `json:"-"`
+	// Kerberos configures the GSSAPI mechanism.
+	Kerberos KerberosOptions `json:"-"`
 }
 
 // TLSOptions configures TLS for amqps URLs (reference 7.1).
@@ -211,7 +223,6 @@ func newConnectConfig(opts *ConnectOptions) (*connectConfig, error) {
 	cfg := &connectConfig{}
 	if opts != nil {
 		cfg.ConnectOptions = *opts
-		cfg.SASL.Mechanisms = append([]string(nil), opts.SASL.Mechanisms...)
 		if opts.Properties != nil {
 			cfg.Properties = make(map[string]any, len(opts.Properties))
 			for k, v := range opts.Properties {
@@ -240,13 +251,18 @@ func newConnectConfig(opts *ConnectOptions) (*connectConfig, error) {
 		cfg.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	cfg.URLs = append([]string(nil), cfg.URLs...)
-	for i, m := range cfg.SASL.Mechanisms {
-		m = strings.ToUpper(strings.TrimSpace(m))
-		if !supportedMechanism(m) {
-			return nil, fmt.Errorf("amq: ConnectOptions.SASL.Mechanisms: unsupported mechanism %q (supported: %s)", cfg.SASL.Mechanisms[i], strings.Join(supportedMechanisms, ", "))
+	// Entries may hold several names separated by spaces, as Proton's
+	// allowed_mechs string does.
+	var mechs []string
+	for _, entry := range cfg.SASL.Mechanisms {
+		for _, m := range strings.Fields(entry) {
+			if !supportedMechanism(strings.ToUpper(m)) {
+				return nil, fmt.Errorf("amq: ConnectOptions.SASL.Mechanisms: unsupported mechanism %q (supported: %s)", m, strings.Join(supportedMechanisms, ", "))
+			}
+			mechs = append(mechs, strings.ToUpper(m))
 		}
-		cfg.SASL.Mechanisms[i] = m
 	}
+	cfg.SASL.Mechanisms = mechs
 	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
 		return nil, fmt.Errorf("amq: ConnectOptions.TLS: Cert and Key must be given together")
 	}

@@ -330,6 +330,11 @@ func (s *Sender) settle() {
 				return
 			}
 			if errors.Is(err, errStale) || connLost(conn) {
+				if rec.gen != gen {
+					// Already resent on the new link while we were waiting.
+					s.mu.Unlock()
+					continue
+				}
 				// Wait for reattach to resend it (or for the end).
 				changed := s.changed
 				s.mu.Unlock()
