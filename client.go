@@ -3,6 +3,7 @@ package amq
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -70,11 +71,32 @@ type link interface {
 // the reconnect policy instead (the reference's behaviour). When ctx has
 // no deadline, ConnectOptions.ConnectTimeout bounds each attempt.
 //
+// With no url and no ConnectOptions.URLs, Dial reads connect.json (see
+// FindConnectConfig; reference chapter 13): the file gives the URL, and
+// what it sets overrides the options given in code. No file means the
+// reference's defaults, amqps://localhost:5671.
+//
 // Authentication and TLS verification failures end Dial at once.
 func Dial(ctx context.Context, url string, opts *ConnectOptions) (*Client, error) {
 	cfg, err := newConnectConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	if url == "" && len(cfg.URLs) == 0 {
+		// No URL at all: connect.json decides (reference chapter 13).
+		cc, err := FindConnectConfig()
+		if err != nil {
+			return nil, err
+		}
+		if cc == nil {
+			cc = &ConnectConfig{URL: defaultConnectURL}
+		}
+		applyConnectFile(cfg, cc)
+		if cfg, err = newConnectConfig(&cfg.ConnectOptions); err != nil {
+			return nil, fmt.Errorf("amq: %s: %w", cc.Path, err)
+		}
+		url = cc.URL
+		cfg.logger.Debug("amq: using connect.json", "path", cc.Path, "url", url)
 	}
 	eps, err := endpointsFor(url, cfg.URLs)
 	if err != nil {
