@@ -32,6 +32,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+func slogTo(w *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 func TestSASLMechanisms(t *testing.T) {
 	b := amqtest.NewBroker(t, amqtest.WithUser("alice", "s3cret"))
 	tests := []struct {
