@@ -181,14 +181,34 @@ func (r *Receiver) current(ctx context.Context, after uint64) (*amqp.Receiver, *
 	}
 }
 
-// pump moves messages from the link to the application, one at a time,
-// and refills credit as they are taken. When the connection drops it waits
-// for the re-attached link and carries on.
+// pump moves messages from the link to the application and keeps the peer
+// supplied with credit. When the connection drops it waits for the
+// re-attached link and carries on.
+//
+// Credit (AMQP 1.0 section 2.6.7) is granted in one flow at a time, and
+// only once the peer has used all of the previous grant: then a flow can
+// never overlap messages the peer has in flight. RabbitMQ 3.10 counts such
+// in-flight messages twice and sends more than the credit granted; go-amqp's
+// uint32 credit then wraps, its next flow grants nothing, and the link
+// stalls for good. Arrived messages wait in a local buffer, so the next
+// grant goes out while the application works through the previous one, and
+// the grant is computed from what actually arrived, which also corrects
+// for a peer that sent too much.
 func (r *Receiver) pump(ctx context.Context) {
 	defer close(r.pumpDone)
 	defer close(r.deliveries)
-	window := uint32(r.opts.Credit)
-	var after uint64
+	window := int64(r.opts.Credit)
+	var (
+		after uint64
+		buf   deliveryQueue
+	)
+	defer func() {
+		// Never handed to the application: give them back unchanged so
+		// they go to another receiver at once.
+		for d := buf.pop(); d != nil; d = buf.pop() {
+			r.giveBack(d)
+		}
+	}()
 	for {
 		l, conn, gen, err := r.current(ctx, after)
 		if err != nil {
@@ -196,37 +216,52 @@ func (r *Receiver) pump(ctx context.Context) {
 			return
 		}
 		after = gen
-		outstanding := window // credit the peer may still use, as far as we know
-		for {
-			am, err := l.Receive(ctx, nil)
-			if err != nil {
-				if ctx.Err() != nil {
-					r.err = ErrClosed
-					return
-				}
-				if connLost(conn) {
-					break // wait for the re-attached link
-				}
-				r.err = wrapErr("receive from", r.Address(), err)
-				r.c.cfg.logger.Warn("amq: receiver ended", "address", r.Address(), "err", r.err)
+		granted, arrived := window, int64(0) // attach granted the window
+		topUp := func() {
+			outstanding := granted - arrived
+			if outstanding > 0 || int64(buf.len()) > window/2 {
 				return
 			}
-			d := &Delivery{Message: messageFromAMQP(am), r: r, link: l, am: am}
+			// grant - outstanding is what go-amqp adds to its own
+			// (possibly wrapped) count, so the flow carries exactly
+			// window - buffered.
+			grant := window - int64(buf.len()) - outstanding
+			if err := l.IssueCredit(uint32(grant)); err == nil {
+				granted += grant
+			}
+		}
+		for {
+			if buf.len() == 0 {
+				am, err := l.Receive(ctx, nil)
+				if err != nil {
+					if ctx.Err() != nil {
+						r.err = ErrClosed
+						return
+					}
+					if connLost(conn) {
+						break // wait for the re-attached link
+					}
+					r.err = wrapErr("receive from", r.Address(), err)
+					r.c.cfg.logger.Warn("amq: receiver ended", "address", r.Address(), "err", r.err)
+					return
+				}
+				buf.push(&Delivery{Message: messageFromAMQP(am), r: r, link: l, am: am})
+				arrived++
+			}
+			for am := l.Prefetched(); am != nil; am = l.Prefetched() {
+				buf.push(&Delivery{Message: messageFromAMQP(am), r: r, link: l, am: am})
+				arrived++
+			}
+			topUp()
+			d := buf.peek()
 			select {
 			case r.deliveries <- d:
+				buf.pop()
 			case <-ctx.Done():
-				// Never handed to the application: give it back to the peer
-				// unchanged so it goes to another receiver at once.
-				r.giveBack(d)
 				r.err = ErrClosed
 				return
 			}
-			outstanding--
-			if outstanding <= window/2 {
-				if err := l.IssueCredit(window - outstanding); err == nil {
-					outstanding = window
-				}
-			}
+			topUp()
 			if !r.opts.ManualAccept {
 				if prev := r.swapPending(d); prev != nil {
 					prev.autoAccept()
@@ -234,6 +269,32 @@ func (r *Receiver) pump(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// deliveryQueue is a FIFO of deliveries that arrived but were not yet
+// handed to the application.
+type deliveryQueue struct {
+	items []*Delivery
+	head  int
+}
+
+func (q *deliveryQueue) len() int { return len(q.items) - q.head }
+
+func (q *deliveryQueue) push(d *Delivery) { q.items = append(q.items, d) }
+
+func (q *deliveryQueue) peek() *Delivery { return q.items[q.head] }
+
+func (q *deliveryQueue) pop() *Delivery {
+	if q.len() == 0 {
+		return nil
+	}
+	d := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+	return d
 }
 
 func (r *Receiver) giveBack(d *Delivery) {
