@@ -26,6 +26,7 @@ type Client struct {
 	eps    []endpoint
 	policy ReconnectPolicy
 	events eventQueue
+	trace  *tracing // nil when tracing is off
 
 	mu      sync.Mutex
 	conn    *amqp.Conn    // current connection; nil while reconnecting
@@ -110,6 +111,7 @@ func Dial(ctx context.Context, url string, opts *ConnectOptions) (*Client, error
 		eps:       eps,
 		policy:    cfg.Reconnect,
 		events:    eventQueue{fn: cfg.OnStateChange},
+		trace:     newTracing(&cfg.ConnectOptions),
 		links:     make(map[link]struct{}),
 		up:        make(chan struct{}),
 		closing:   make(chan struct{}),

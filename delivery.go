@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 
 	amqp "github.com/Azure/go-amqp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Delivery is a message received on a Receiver, with the means to settle
@@ -21,6 +24,19 @@ type Delivery struct {
 	link    *amqp.Receiver // the link it arrived on
 	am      *amqp.Message
 	settled atomic.Bool
+
+	ctx  context.Context // carries the process span; nil when tracing is off
+	span trace.Span
+}
+
+// Context returns a context carrying the delivery's trace span when
+// tracing is on (ConnectOptions.TracerProvider), so that work done for the
+// message joins the sender's trace; otherwise context.Background().
+func (d *Delivery) Context() context.Context {
+	if d.ctx == nil {
+		return context.Background()
+	}
+	return d.ctx
 }
 
 // ModifyOptions describe a modified outcome (section 3.4.5).
@@ -80,6 +96,34 @@ func (d *Delivery) settle(ctx context.Context, op string, do func(context.Contex
 	if !d.settled.CompareAndSwap(false, true) {
 		return fmt.Errorf("amq: %s: %w", op, ErrAlreadySettled)
 	}
+	if d.span != nil {
+		settleSpan := d.r.c.trace.startSettle(d, op)
+		err := d.disposition(ctx, op, do)
+		endSpan(settleSpan, err)
+		d.span.SetAttributes(attribute.String("amqp.outcome", outcomeOf(op)))
+		if err != nil {
+			d.span.SetStatus(codes.Error, err.Error())
+		}
+		d.span.End()
+		return err
+	}
+	return d.disposition(ctx, op, do)
+}
+
+// outcomeOf names the outcome a settlement operation gives.
+func outcomeOf(op string) string {
+	switch op {
+	case "accept":
+		return "accepted"
+	case "reject":
+		return "rejected"
+	case "release":
+		return "released"
+	}
+	return "modified"
+}
+
+func (d *Delivery) disposition(ctx context.Context, op string, do func(context.Context) error) error {
 	err := do(ctx)
 	if err == nil {
 		return nil

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ConnectOptions configures a Client. The zero value (or a nil pointer)
@@ -88,6 +91,18 @@ type ConnectOptions struct {
 	TraceOutput io.Writer `json:"-"`
 	// TraceToLogger sends the trace lines to Logger at debug level instead.
 	TraceToLogger bool `json:"-"`
+
+	// TracerProvider turns on OpenTelemetry tracing (reference chapter 12):
+	// a producer span per send, a consumer span per delivery handed to the
+	// application, a client span per settlement, and the trace context
+	// carried inside each message. nil: tracing is off, at no cost.
+	TracerProvider trace.TracerProvider `json:"-"`
+	// UseGlobalTracerProvider uses otel.GetTracerProvider() when
+	// TracerProvider is nil.
+	UseGlobalTracerProvider bool `json:"-"`
+	// TracePropagator writes and reads the trace context in messages.
+	// Default: W3C Trace Context (traceparent, tracestate).
+	TracePropagator propagation.TextMapPropagator `json:"-"`
 }
 
 // SASLOptions configures SASL authentication (reference 7.3).

@@ -254,6 +254,9 @@ func (r *Receiver) pump(ctx context.Context) {
 			}
 			topUp()
 			d := buf.peek()
+			if t := r.c.trace; t != nil && d.span == nil {
+				t.startProcess(r, d)
+			}
 			select {
 			case r.deliveries <- d:
 				buf.pop()
@@ -300,6 +303,9 @@ func (q *deliveryQueue) pop() *Delivery {
 func (r *Receiver) giveBack(d *Delivery) {
 	if !d.settled.CompareAndSwap(false, true) {
 		return
+	}
+	if d.span != nil {
+		d.span.End()
 	}
 	ctx, cancel := r.c.closeCtx(context.Background())
 	defer cancel()

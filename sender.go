@@ -8,6 +8,7 @@ import (
 
 	amqp "github.com/Azure/go-amqp"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Sender sends messages to one address over its own AMQP link. It is safe
@@ -49,6 +50,7 @@ type sendRecord struct {
 	gen  uint64
 	done chan struct{}
 	err  error
+	span trace.Span // the producer span, ended with the outcome; nil when tracing is off
 }
 
 // NewSender attaches a sending link to address. The link is ready when
@@ -141,6 +143,16 @@ func (s *Sender) Send(ctx context.Context, msg *Message) error {
 		return errors.New("amq: Send: nil message")
 	}
 	am := msg.toAMQP()
+	if t := s.c.trace; t != nil {
+		span := t.startSend(ctx, s.c, s.address, msg, am)
+		err := s.send(ctx, am, msg)
+		endSpan(span, err)
+		return err
+	}
+	return s.send(ctx, am, msg)
+}
+
+func (s *Sender) send(ctx context.Context, am *amqp.Message, msg *Message) error {
 	if s.opts.Presettled {
 		return s.sendSettled(ctx, am, msg)
 	}
@@ -178,8 +190,14 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 		return nil, errors.New("amq: Send: nil message")
 	}
 	am := msg.toAMQP()
+	var span trace.Span
+	if t := s.c.trace; t != nil {
+		span = t.startSend(ctx, s.c, s.address, msg, am)
+	}
 	if s.opts.Presettled {
-		if err := s.sendSettled(ctx, am, msg); err != nil {
+		err := s.sendSettled(ctx, am, msg)
+		endSpan(span, err)
+		if err != nil {
 			return nil, err
 		}
 		return &Receipt{rec: settledRecord}, nil
@@ -188,9 +206,10 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 	for {
 		rc, _, gen, err := s.transmit(ctx, am, msg, after)
 		if err != nil {
+			endSpan(span, err)
 			return nil, err
 		}
-		rec := &sendRecord{am: am, rc: rc, gen: gen, done: make(chan struct{})}
+		rec := &sendRecord{am: am, rc: rc, gen: gen, done: make(chan struct{}), span: span}
 		s.mu.Lock()
 		if s.gen != gen {
 			// The link was replaced while this message was being written,
@@ -357,6 +376,7 @@ func (s *Sender) settle() {
 
 func (r *sendRecord) complete(err error) {
 	r.err = err
+	endSpan(r.span, err)
 	close(r.done)
 }
 

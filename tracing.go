@@ -1,0 +1,233 @@
+package amq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	amqp "github.com/Azure/go-amqp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Distributed tracing (reference chapter 12; OpenTelemetry is the
+// successor of the reference's OpenTracing/Jaeger). Off unless
+// ConnectOptions.TracerProvider is set or UseGlobalTracerProvider is true;
+// off, it costs one nil check per message.
+//
+// The trace context travels inside the message so that a trace crosses
+// brokers and languages: the propagator's fields (W3C traceparent and
+// tracestate by default) are written as application properties (the W3C
+// "Trace Context: AMQP" draft's publisher position, also what Azure's Go
+// SDK writes) and, as a string-to-string map, in the message annotation
+// x-opt-qpid-tracestate, where Qpid Proton's tracing reads it. On receive
+// they are read from the message annotations first, then the application
+// properties, then x-opt-qpid-tracestate.
+
+// qpidTraceAnnotation is the annotation Qpid Proton's tracing uses.
+const qpidTraceAnnotation = "x-opt-qpid-tracestate"
+
+const tracerName = "github.com/amqgo/amq"
+
+// messagingSystem is the messaging.system attribute: the semantic
+// conventions have no value for AMQP 1.0 itself, whose brokers vary.
+var messagingSystem = semconv.MessagingSystemKey.String("amqp")
+
+// tracing is the client's tracer and propagator; nil when tracing is off.
+type tracing struct {
+	tracer trace.Tracer
+	prop   propagation.TextMapPropagator
+}
+
+func newTracing(o *ConnectOptions) *tracing {
+	tp := o.TracerProvider
+	if tp == nil && o.UseGlobalTracerProvider {
+		tp = otel.GetTracerProvider()
+	}
+	if tp == nil {
+		return nil
+	}
+	prop := o.TracePropagator
+	if prop == nil {
+		prop = propagation.TraceContext{}
+	}
+	return &tracing{tracer: tp.Tracer(tracerName), prop: prop}
+}
+
+// serverAttrs are server.address and server.port of the current peer.
+func (c *Client) serverAttrs() []attribute.KeyValue {
+	c.mu.Lock()
+	ep := c.ep
+	c.mu.Unlock()
+	port, _ := strconv.Atoi(ep.Port)
+	return []attribute.KeyValue{semconv.ServerAddress(ep.Host), semconv.ServerPort(port)}
+}
+
+// startSend starts the producer span of a send and writes its context
+// into am. am's application properties are copied first: they may be the
+// caller's map.
+func (t *tracing) startSend(ctx context.Context, c *Client, address string, msg *Message, am *amqp.Message) trace.Span {
+	attrs := append([]attribute.KeyValue{
+		messagingSystem,
+		semconv.MessagingOperationName("send"),
+		semconv.MessagingOperationTypeSend,
+		semconv.MessagingDestinationName(address),
+	}, c.serverAttrs()...)
+	if msg.ID != nil {
+		attrs = append(attrs, semconv.MessagingMessageID(fmt.Sprint(msg.ID)))
+	}
+	ctx, span := t.tracer.Start(ctx, "send "+address, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+
+	carrier := propagation.MapCarrier{}
+	t.prop.Inject(ctx, carrier)
+	if len(carrier) == 0 {
+		return span
+	}
+	props := make(map[string]any, len(am.ApplicationProperties)+len(carrier))
+	for k, v := range am.ApplicationProperties {
+		props[k] = v
+	}
+	qpid := make(map[string]any, len(carrier))
+	for k, v := range carrier {
+		props[k] = v
+		qpid[k] = v
+	}
+	am.ApplicationProperties = props
+	ann := make(amqp.Annotations, len(am.Annotations)+1)
+	for k, v := range am.Annotations {
+		ann[k] = v
+	}
+	ann[Symbol(qpidTraceAnnotation)] = qpid
+	am.Annotations = ann
+	return span
+}
+
+// endSpan records the outcome of a send or a settlement and ends the span.
+func endSpan(span trace.Span, err error) {
+	if span == nil {
+		return
+	}
+	span.SetAttributes(attribute.String("amqp.outcome", outcomeName(err)))
+	if err != nil {
+		span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+func outcomeName(err error) string {
+	var (
+		rej *RejectedError
+		rel *ReleasedError
+		mod *ModifiedError
+	)
+	switch {
+	case err == nil:
+		return "accepted"
+	case errors.As(err, &rej):
+		return "rejected"
+	case errors.As(err, &rel):
+		return "released"
+	case errors.As(err, &mod):
+		return "modified"
+	}
+	return "failed"
+}
+
+// errorType is the error.type attribute: the AMQP condition when there is
+// one, else the Go type.
+func errorType(err error) string {
+	var (
+		e   *Error
+		rej *RejectedError
+	)
+	switch {
+	case errors.As(err, &rej) && rej.Condition != "":
+		return rej.Condition
+	case errors.As(err, &e) && e.Condition != "":
+		return e.Condition
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, ErrClosed):
+		return "closed"
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+// startProcess starts the consumer span of a delivery handed to the
+// application, as a child of the producer's context found in the message.
+func (t *tracing) startProcess(r *Receiver, d *Delivery) {
+	parent := t.prop.Extract(context.Background(), messageCarrier{d.am})
+	address := r.Address()
+	attrs := append([]attribute.KeyValue{
+		messagingSystem,
+		semconv.MessagingOperationName("process"),
+		semconv.MessagingOperationTypeProcess,
+		semconv.MessagingDestinationName(address),
+	}, r.c.serverAttrs()...)
+	if d.Message.ID != nil {
+		attrs = append(attrs, semconv.MessagingMessageID(fmt.Sprint(d.Message.ID)))
+	}
+	d.ctx, d.span = t.tracer.Start(parent, "process "+address, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
+}
+
+// startSettle starts the client span of a settlement (accept, reject,
+// release, modify) under the delivery's process span.
+func (t *tracing) startSettle(d *Delivery, op string) trace.Span {
+	_, span := t.tracer.Start(d.ctx, "settle", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		messagingSystem,
+		semconv.MessagingOperationName(op),
+		semconv.MessagingOperationTypeSettle,
+		semconv.MessagingDestinationName(d.r.Address()),
+	))
+	return span
+}
+
+// messageCarrier reads a trace context from a received message: message
+// annotations first, then application properties, then the
+// x-opt-qpid-tracestate annotation.
+type messageCarrier struct{ m *amqp.Message }
+
+func (mc messageCarrier) Get(key string) string {
+	if v, ok := annotation(mc.m.Annotations, key).(string); ok {
+		return v
+	}
+	if v, ok := mc.m.ApplicationProperties[key].(string); ok {
+		return v
+	}
+	switch q := annotation(mc.m.Annotations, qpidTraceAnnotation).(type) {
+	case map[string]any:
+		if v, ok := q[key].(string); ok {
+			return v
+		}
+	case map[any]any:
+		for _, k := range []any{key, Symbol(key)} {
+			if v, ok := q[k].(string); ok {
+				return v
+			}
+		}
+	case map[Symbol]any:
+		if v, ok := q[Symbol(key)].(string); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func (mc messageCarrier) Set(string, string) {}
+
+// annotation looks a key up in received annotations, whose keys go-amqp
+// decodes as string or Symbol.
+func annotation(a amqp.Annotations, key string) any {
+	if v, ok := a[Symbol(key)]; ok {
+		return v
+	}
+	return a[key]
+}
+
+func (mc messageCarrier) Keys() []string { return nil }
