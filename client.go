@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/Azure/go-amqp"
@@ -33,6 +34,7 @@ type Client struct {
 	ep      endpoint      // conn's endpoint
 	epIndex int           // index of ep in eps
 	gen     uint64        // bumped for every new connection
+	linkGen atomic.Uint64 // see newLinkGen
 	up      chan struct{} // closed while conn is usable; replaced when lost
 	closed  bool          // Close was called
 	failErr error         // why the client gave up; nil while alive

@@ -47,6 +47,8 @@ type Receiver struct {
 	link    *amqp.Receiver // nil while the connection is down
 	gen     uint64
 	changed chan struct{} // closed and replaced when link changes or the receiver ends
+	healing bool          // a goroutine is re-attaching the link (recover)
+	healCtx context.Context
 	failErr error
 	pending *Delivery // handed to the application, awaiting auto-accept
 
@@ -92,7 +94,7 @@ func (c *Client) NewReceiver(ctx context.Context, address string, opts *Receiver
 			}
 			return nil, err
 		}
-		r.conn, r.session, r.link, r.gen = conn, session, l, gen
+		r.conn, r.session, r.link, r.gen = conn, session, l, c.newLinkGen()
 		if r.opts.DynamicAddress {
 			r.address = l.Address()
 		}
@@ -106,7 +108,7 @@ func (c *Client) NewReceiver(ctx context.Context, address string, opts *Receiver
 		break
 	}
 	pumpCtx, stop := context.WithCancel(context.Background())
-	r.stop = stop
+	r.stop, r.healCtx = stop, pumpCtx
 	go r.pump(pumpCtx)
 	c.cfg.logger.Debug("amq: receiver attached", "address", r.address, "link", r.name, "credit", o.Credit)
 	return r, nil
@@ -241,6 +243,10 @@ func (r *Receiver) pump(ctx context.Context) {
 					if connLost(conn) {
 						break // wait for the re-attached link
 					}
+					if linkLost(err) {
+						r.recover(gen)
+						break
+					}
 					r.err = wrapErr("receive from", r.Address(), err)
 					r.c.cfg.logger.Warn("amq: receiver ended", "address", r.Address(), "err", r.err)
 					return
@@ -357,23 +363,62 @@ func (r *Receiver) Err() error {
 }
 
 // reattach attaches the link again on a new connection.
-func (r *Receiver) reattach(ctx context.Context, conn *amqp.Conn, gen uint64) error {
+func (r *Receiver) reattach(ctx context.Context, conn *amqp.Conn, _ uint64) error {
 	session, l, err := r.attach(ctx, conn)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.installLocked(ctx, conn, session, l)
+	return nil
+}
+
+func (r *Receiver) installLocked(ctx context.Context, conn *amqp.Conn, session *amqp.Session, l *amqp.Receiver) {
 	if r.failErr != nil {
 		_ = endSession(context.WithoutCancel(ctx), session, r.c.cfg.CloseTimeout)
-		return nil
+		return
 	}
-	r.conn, r.session, r.link, r.gen = conn, session, l, gen
+	r.conn, r.session, r.link, r.gen = conn, session, l, r.c.newLinkGen()
 	if r.opts.DynamicAddress {
 		r.address = l.Address()
 	}
 	r.signalLocked()
-	return nil
+}
+
+// recover re-attaches the link of version gen on the current connection,
+// in the background, after the peer ended its session or forced it closed
+// (see Sender.recover). The pump waits for the new link.
+func (r *Receiver) recover(gen uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failErr != nil || r.gen != gen || r.healing {
+		return
+	}
+	r.healing = true
+	r.link = nil
+	ctx := r.healCtx
+	go func() {
+		defer func() {
+			r.mu.Lock()
+			r.healing = false
+			r.mu.Unlock()
+		}()
+		healLink(ctx, r.c, "receiver", r.Address(), func(ctx context.Context, conn *amqp.Conn) error {
+			session, l, err := r.attach(ctx, conn)
+			if err != nil {
+				return err
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.gen != gen {
+				_ = endSession(context.WithoutCancel(ctx), session, r.c.cfg.CloseTimeout)
+				return nil
+			}
+			r.installLocked(ctx, conn, session, l)
+			return nil
+		}, r.fail)
+	}()
 }
 
 func (r *Receiver) signalLocked() {

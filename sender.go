@@ -29,9 +29,10 @@ type Sender struct {
 	mu       sync.Mutex
 	conn     *amqp.Conn
 	session  *amqp.Session
-	link     *amqp.Sender // nil while the connection is down
-	gen      uint64
+	link     *amqp.Sender  // nil while the connection is down
+	gen      uint64        // version of link: bumped on every attach (Client.newLinkGen)
 	changed  chan struct{} // closed and replaced when link changes or the sender ends
+	healing  bool          // a goroutine is re-attaching the link (recover)
 	failErr  error
 	closed   bool
 	inflight []*sendRecord // unsettled sends, oldest first
@@ -88,7 +89,7 @@ func (c *Client) NewSender(ctx context.Context, address string, opts *SenderOpti
 			}
 			return nil, err
 		}
-		s.conn, s.session, s.link, s.gen = conn, session, l, gen
+		s.conn, s.session, s.link, s.gen = conn, session, l, c.newLinkGen()
 		if err := c.track(s, gen); err != nil {
 			_ = endSession(context.WithoutCancel(ctx), session, c.cfg.CloseTimeout)
 			if errors.Is(err, errStale) {
@@ -172,11 +173,26 @@ func (s *Sender) send(ctx context.Context, am *amqp.Message, msg *Message) error
 		if ctx.Err() != nil {
 			return fmt.Errorf("amq: send to %q: waiting for the outcome: %w", s.address, ctx.Err())
 		}
-		if !connLost(conn) {
+		if !s.lost(conn, gen, err) {
 			return s.sendErr(err)
 		}
 		after = gen
 	}
+}
+
+// lost reports whether err means the link of version gen is gone while
+// the sender is still wanted: the connection dropped (the supervisor
+// re-attaches the link) or the peer ended the link's session or forced
+// the link closed (the link re-attaches itself, see recover).
+func (s *Sender) lost(conn *amqp.Conn, gen uint64, err error) bool {
+	if connLost(conn) {
+		return true
+	}
+	if !linkLost(err) || s.failed() {
+		return false
+	}
+	s.recover(gen)
+	return true
 }
 
 // SendAsync writes msg to the link and returns without waiting for the
@@ -241,7 +257,7 @@ func (s *Sender) transmit(ctx context.Context, am *amqp.Message, msg *Message, a
 		if err == nil {
 			return rc, conn, gen, nil
 		}
-		if !connLost(conn) || ctx.Err() != nil {
+		if ctx.Err() != nil || !s.lost(conn, gen, err) {
 			return amqp.SendReceipt{}, nil, 0, s.sendErr(err)
 		}
 		after = gen
@@ -348,7 +364,7 @@ func (s *Sender) settle() {
 				s.mu.Unlock()
 				return
 			}
-			if errors.Is(err, errStale) || connLost(conn) {
+			if errors.Is(err, errStale) || s.lostLocked(conn, gen, err) {
 				if rec.gen != gen {
 					// Already resent on the new link while we were waiting.
 					s.mu.Unlock()
@@ -395,17 +411,24 @@ func (s *Sender) sendErr(err error) error {
 
 // reattach attaches the link on a new connection and resends what was in
 // flight, before any new send can use the link.
-func (s *Sender) reattach(ctx context.Context, conn *amqp.Conn, gen uint64) error {
+func (s *Sender) reattach(ctx context.Context, conn *amqp.Conn, _ uint64) error {
 	session, l, err := s.attach(ctx, conn)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.installLocked(ctx, conn, session, l)
+}
+
+// installLocked makes l the sender's link: the messages in flight are sent
+// again on it, in order, before any new send can use it.
+func (s *Sender) installLocked(ctx context.Context, conn *amqp.Conn, session *amqp.Session, l *amqp.Sender) error {
 	if s.closed || s.failErr != nil {
 		_ = endSession(context.WithoutCancel(ctx), session, s.c.cfg.CloseTimeout)
 		return nil
 	}
+	gen := s.c.newLinkGen()
 	for _, rec := range s.inflight {
 		rc, err := l.SendWithReceipt(ctx, rec.am, nil)
 		if err != nil {
@@ -415,11 +438,65 @@ func (s *Sender) reattach(ctx context.Context, conn *amqp.Conn, gen uint64) erro
 		rec.rc, rec.gen = rc, gen
 	}
 	if n := len(s.inflight); n > 0 {
-		s.c.cfg.logger.Info("amq: resent unsettled messages after reconnect", "address", s.address, "count", n)
+		s.c.cfg.logger.Info("amq: resent unsettled messages after re-attaching", "address", s.address, "count", n)
 	}
 	s.conn, s.session, s.link, s.gen = conn, session, l, gen
 	s.signalLocked()
 	return nil
+}
+
+// recover re-attaches the link of version gen on the current connection,
+// in the background: the peer ended its session (RabbitMQ 3.10 does that
+// on rabbitmqctl close_all_connections, and keeps the connection) or
+// forced the link closed. Sends wait for the new link as they do during a
+// reconnect.
+func (s *Sender) recover(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.failErr != nil || s.gen != gen || s.healing {
+		return
+	}
+	s.healing = true
+	s.link = nil
+	go s.heal(gen)
+}
+
+func (s *Sender) heal(gen uint64) {
+	defer func() {
+		s.mu.Lock()
+		s.healing = false
+		s.mu.Unlock()
+	}()
+	healLink(s.settleCtx, s.c, "sender", s.address, func(ctx context.Context, conn *amqp.Conn) error {
+		session, l, err := s.attach(ctx, conn)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.gen != gen {
+			// The supervisor re-attached it meanwhile (a reconnect).
+			_ = endSession(context.WithoutCancel(ctx), session, s.c.cfg.CloseTimeout)
+			return nil
+		}
+		return s.installLocked(ctx, conn, session, l)
+	}, s.fail)
+}
+
+// lostLocked is lost for the settler, which holds s.mu.
+func (s *Sender) lostLocked(conn *amqp.Conn, gen uint64, err error) bool {
+	if connLost(conn) {
+		return true
+	}
+	if !linkLost(err) || s.closed || s.failErr != nil {
+		return false
+	}
+	if s.gen == gen && !s.healing {
+		s.healing = true
+		s.link = nil
+		go s.heal(gen)
+	}
+	return true
 }
 
 func (s *Sender) signalLocked() {

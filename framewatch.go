@@ -1,0 +1,88 @@
+package amq
+
+import (
+	"encoding/binary"
+	"net"
+	"sync"
+
+	"github.com/amqgo/amq/internal/codec"
+)
+
+// AMQP 1.0 performative descriptors the watch cares about (section 2.7).
+const (
+	descAttach = 0x12
+	descDetach = 0x16
+)
+
+// frameWatch sits directly under go-amqp, which writes exactly one frame
+// per Write, and notes the attach and detach frames it sends. It exists
+// because a link close has to be "detach, then end the session": go-amqp
+// waits for the peer to answer a detach with a closing detach, which
+// RabbitMQ 3.10 never sends (it answers closed=false), so amq must know
+// when the detach has gone out without waiting for an answer, and only
+// then end the session — never the other way round, or the detach would
+// arrive on a channel the peer has already ended.
+type frameWatch struct {
+	net.Conn
+
+	mu       sync.Mutex
+	channels map[string]uint16          // link name → channel of its last attach
+	detached map[uint16][]chan struct{} // channel → closed when a detach is written on it
+}
+
+func newFrameWatch(c net.Conn) *frameWatch {
+	return &frameWatch{Conn: c, channels: make(map[string]uint16), detached: make(map[uint16][]chan struct{})}
+}
+
+func (w *frameWatch) Write(p []byte) (int, error) {
+	n, err := w.Conn.Write(p)
+	if err == nil {
+		w.observe(p)
+	}
+	return n, err
+}
+
+// observe looks at one written frame: 8-byte header (size, doff, type,
+// channel), then the performative's descriptor, 0x00 0x53 CODE.
+func (w *frameWatch) observe(p []byte) {
+	if len(p) < 8 || p[5] != codec.FrameAMQP {
+		return // the protocol header, or a SASL frame
+	}
+	body := int(p[4]) * 4
+	if body < 8 || len(p) < body+3 || p[body] != 0x00 || p[body+1] != 0x53 {
+		return // an empty (heartbeat) frame, or not a small descriptor
+	}
+	channel := binary.BigEndian.Uint16(p[6:8])
+	switch p[body+2] {
+	case descAttach:
+		perf, _, err := codec.DecodeFrameBody(codec.FrameAMQP, p[body:])
+		if a, ok := perf.(*codec.Attach); ok && err == nil {
+			w.mu.Lock()
+			w.channels[a.Name] = channel
+			w.mu.Unlock()
+		}
+	case descDetach:
+		w.mu.Lock()
+		for _, ch := range w.detached[channel] {
+			close(ch)
+		}
+		delete(w.detached, channel)
+		w.mu.Unlock()
+	}
+}
+
+// detachWritten returns a channel closed once a detach has been written on
+// the channel where the link named name was attached. Ask before the
+// detach is sent.
+func (w *frameWatch) detachWritten(name string) <-chan struct{} {
+	ch := make(chan struct{})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	channel, ok := w.channels[name]
+	if !ok {
+		close(ch) // never attached here: nothing to wait for
+		return ch
+	}
+	w.detached[channel] = append(w.detached[channel], ch)
+	return ch
+}

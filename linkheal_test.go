@@ -1,0 +1,78 @@
+package amq_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amqgo/amq"
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/server"
+)
+
+// A peer that forces links closed (amqp:link:detach-forced) while the
+// connection stays up: the sender re-attaches by itself, resends what was
+// unsettled, and nothing is lost.
+func TestSenderReattachesAfterForcedDetach(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		got      = map[int64]bool{}
+		attaches atomic.Int32
+	)
+	h := server.HandlerFuncs{
+		AttachFunc: func(ctx context.Context, l *server.Link) error {
+			attaches.Add(1)
+			return nil
+		},
+		ServeReceiverFunc: func(ctx context.Context, r *server.Receiver) {
+			n := 0
+			for {
+				d, err := r.Receive(ctx)
+				if err != nil {
+					return
+				}
+				m, err := d.Message()
+				if err != nil {
+					return
+				}
+				n++
+				if n == 50 && attaches.Load() < 4 {
+					// Force the link closed without settling this one.
+					_ = r.Close(&codec.Error{Condition: codec.ErrCondDetachForced, Description: "moving the queue"})
+					return
+				}
+				mu.Lock()
+				got[m.Value.(int64)] = true
+				mu.Unlock()
+				_ = d.Accept()
+			}
+		},
+	}
+	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+
+	rec := newStateRecorder()
+	c := dial(t, srv.URL(), &amq.ConnectOptions{OnStateChange: rec.record})
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "moving", nil)
+	require.NoError(t, err)
+	const n = 300
+	for i := range n {
+		require.NoError(t, s.Send(ctx, amq.NewMessage(int64(i))), "message %d", i)
+	}
+	mu.Lock()
+	assert.Len(t, got, n, "every message arrived")
+	mu.Unlock()
+	assert.GreaterOrEqual(t, attaches.Load(), int32(4), "the link was re-attached after each forced detach")
+	select {
+	case ev := <-rec.ch:
+		assert.Equal(t, amq.StateConnected, ev.State, "the connection itself never dropped")
+	default:
+	}
+	assert.NoError(t, c.Err())
+}
