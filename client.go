@@ -35,6 +35,7 @@ type Client struct {
 	epIndex int           // index of ep in eps
 	gen     uint64        // bumped for every new connection
 	linkGen atomic.Uint64 // see newLinkGen
+	watches map[*amqp.Conn]*frameWatch
 	up      chan struct{} // closed while conn is usable; replaced when lost
 	closed  bool          // Close was called
 	failErr error         // why the client gave up; nil while alive
@@ -115,6 +116,7 @@ func Dial(ctx context.Context, url string, opts *ConnectOptions) (*Client, error
 		events:    eventQueue{fn: cfg.OnStateChange},
 		trace:     newTracing(&cfg.ConnectOptions),
 		links:     make(map[link]struct{}),
+		watches:   make(map[*amqp.Conn]*frameWatch),
 		up:        make(chan struct{}),
 		closing:   make(chan struct{}),
 		done:      make(chan struct{}),

@@ -18,25 +18,25 @@ import (
 // layer on it and hands it to go-amqp for the AMQP open. amq owns the
 // net.Conn under go-amqp: the SASL layer (every mechanism of the reference,
 // not only go-amqp's), the frame tracer and write coalescing sit there.
-func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.Conn, error) {
+func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.Conn, *frameWatch, error) {
 	var tlsCfg *tls.Config
 	if ep.TLS() {
 		var err error
 		if tlsCfg, err = buildTLSConfig(cfg, ep.Host); err != nil {
-			return nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
+			return nil, nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
 		}
 	}
 
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", ep.Addr())
 	if err != nil {
-		return nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
+		return nil, nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
 	}
 	if tlsCfg != nil {
 		tc := tls.Client(nc, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			return nil, &Error{Scope: ScopeTransport, Op: "TLS handshake with", Address: ep.String(), Err: err}
+			return nil, nil, &Error{Scope: ScopeTransport, Op: "TLS handshake with", Address: ep.String(), Err: err}
 		}
 		st := tc.ConnectionState()
 		cfg.logger.Debug("amq: TLS established", "url", ep.String(), "version", tls.VersionName(st.Version), "peer", peerSubject(st))
@@ -49,12 +49,14 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 		mech, err = negotiateSASL(ctx, nc, cfg, ep, tlsCfg)
 		if err != nil {
 			nc.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		cfg.logger.Debug("amq: SASL authenticated", "url", ep.String(), "mechanism", mech)
 	}
 
 	nc = newCoalescingConn(nc)
+	watch := newFrameWatch(nc)
+	nc = watch
 
 	idle := cfg.IdleTimeout
 	if idle < 0 {
@@ -82,10 +84,10 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 		if ctxErr := deadlineErr(ctx, err); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
 		}
-		return nil, wrapErr("dial", ep.String(), err)
+		return nil, nil, wrapErr("dial", ep.String(), err)
 	}
 	cfg.logger.Info("amq: connected", "url", ep.String(), "sasl", mech, "container_id", cfg.ContainerID)
-	return conn, nil
+	return conn, watch, nil
 }
 
 // deadlineErr reports the context's error for a failure that ctx caused:

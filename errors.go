@@ -262,5 +262,3 @@ func outcomeErr(state amqp.DeliveryState) error {
 		return fmt.Errorf("amq: unexpected delivery state %T", state)
 	}
 }
-
-func asLinkErr(err error, target **amqp.LinkError) bool { return errors.As(err, target) }

@@ -83,7 +83,21 @@ func (c *Client) dialWithPolicy(ctx context.Context) (*amqp.Conn, int, error) {
 func (c *Client) dialOne(ctx context.Context, ep endpoint) (*amqp.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
 	defer cancel()
-	return dialEndpoint(ctx, c.cfg, ep)
+	conn, watch, err := dialEndpoint(ctx, c.cfg, ep)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.watches[conn] = watch
+	c.mu.Unlock()
+	return conn, nil
+}
+
+// watchFor returns the frame watch under conn (nil if unknown).
+func (c *Client) watchFor(conn *amqp.Conn) *frameWatch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.watches[conn]
 }
 
 // supervise watches the connection and repairs it when lost.
@@ -122,6 +136,7 @@ func (c *Client) supervise() {
 // markDown makes every user of the connection wait for the next one.
 func (c *Client) markDown() {
 	c.mu.Lock()
+	delete(c.watches, c.conn)
 	c.conn = nil
 	c.up = make(chan struct{})
 	links := c.linkList()

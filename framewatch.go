@@ -1,9 +1,13 @@
 package amq
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"sync"
+
+	amqp "github.com/Azure/go-amqp"
 
 	"github.com/amqgo/amq/internal/codec"
 )
@@ -85,4 +89,38 @@ func (w *frameWatch) detachWritten(name string) <-chan struct{} {
 	}
 	w.detached[channel] = append(w.detached[channel], ch)
 	return ch
+}
+
+// detachAndEnd closes a link the way a peer expects — a detach with
+// closed=true — and then ends the link's session; the peer's answer to the
+// end confirms it has processed both. It does not wait for the answer to
+// the detach once the detach is on the wire: RabbitMQ 3.10 answers with a
+// non-closing detach that go-amqp does not accept, so waiting would last
+// until ctx ends.
+func (c *Client) detachAndEnd(ctx context.Context, conn *amqp.Conn, name string, detach func(context.Context) error, session *amqp.Session) error {
+	var detachErr error
+	if w := c.watchFor(conn); w != nil && !connLost(conn) {
+		written := w.detachWritten(name)
+		dctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- detach(dctx) }()
+		select {
+		case detachErr = <-done:
+		case <-written:
+		case <-ctx.Done():
+		}
+		cancel()
+		if detachErr == nil {
+			<-done // returns at once now that dctx is cancelled
+		}
+	}
+	endErr := endSession(ctx, session, c.cfg.CloseTimeout)
+	var le *amqp.LinkError
+	if errors.As(detachErr, &le) && le.RemoteErr != nil {
+		return detachErr
+	}
+	if endErr != nil && !errors.Is(endErr, context.DeadlineExceeded) && !errors.Is(endErr, context.Canceled) && !connLost(conn) {
+		return endErr
+	}
+	return nil
 }

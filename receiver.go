@@ -490,38 +490,23 @@ func (r *Receiver) end(ctx context.Context, closeTerminus, untrack bool) error {
 	return r.closeErr
 }
 
-// closeLink detaches the link by ending its session: ending a session
-// detaches its links (AMQP 1.0 section 2.5.2), and unlike a detach, every
-// peer answers an end — RabbitMQ 3.10 never answers a detach — so the
-// peer's end confirms it has processed everything before it. For a
-// non-durable terminus a detach and a close have the same effect. A durable
-// terminus is only discarded by a detach with closed=true, so Close sends
-// one first and waits for its answer within ctx.
+// closeLink ends the link's session, after a closing detach when
+// closeTerminus is set (see Client.detachAndEnd). Ending a session detaches
+// its links without closing them (AMQP 1.0 section 2.5.2), which is what
+// Detach and Client.Close want: a durable subscription survives it.
 func (r *Receiver) closeLink(ctx context.Context, l *amqp.Receiver, session *amqp.Session, conn *amqp.Conn, closeTerminus bool) error {
 	ctx, cancel := r.c.closeCtx(ctx)
 	defer cancel()
 	var err error
-	if closeTerminus && r.durable() {
-		err = l.Close(ctx)
+	if closeTerminus {
+		err = r.c.detachAndEnd(ctx, conn, r.name, l.Close, session)
+	} else if err = endSession(ctx, session, r.c.cfg.CloseTimeout); err != nil {
+		r.c.cfg.logger.Debug("amq: session end not confirmed", "address", r.Address(), "err", err)
+		err = nil
 	}
-	if serr := endSession(ctx, session, r.c.cfg.CloseTimeout); serr != nil {
-		r.c.cfg.logger.Debug("amq: session end not confirmed", "address", r.Address(), "err", serr)
-	}
-	if err != nil && !isCleanClose(err) && !connLost(conn) {
+	if err != nil {
 		return wrapErr("close receiver", r.Address(), err)
 	}
 	r.c.cfg.logger.Debug("amq: receiver closed", "address", r.Address(), "closed", closeTerminus)
 	return nil
-}
-
-// isCleanClose recognises the errors go-amqp returns for a link closed by
-// us without any remote error.
-func isCleanClose(err error) bool {
-	var le *amqp.LinkError
-	return err == nil || (asLinkErr(err, &le) && le.RemoteErr == nil)
-}
-
-// durable reports whether the source terminus outlives the link.
-func (r *Receiver) durable() bool {
-	return r.opts.Durability != DurabilityNone || r.opts.ExpiryPolicy == ExpiryNever
 }

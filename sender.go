@@ -527,26 +527,27 @@ func (s *Sender) wakeSettler() {
 	}
 }
 
-// Close ends the link's session, which detaches the link. Sends still
+// Close detaches the link (closed=true) and ends its session. Sends still
 // waiting for an outcome return ErrClosed. Close is bounded by ctx, or by
 // ConnectOptions.CloseTimeout when ctx has no deadline.
 func (s *Sender) Close(ctx context.Context) error {
 	s.c.untrack(s)
-	return s.closeForClient(ctx)
+	return s.end(ctx, true)
 }
 
-// closeForClient ends the session: ending a session detaches its links
-// (AMQP 1.0 section 2.5.2), and unlike a detach every peer answers an
-// end — RabbitMQ 3.10 never answers a detach — so the peer's end confirms
-// it has processed every transfer before it.
-func (s *Sender) closeForClient(ctx context.Context) error {
+// closeForClient ends the link's session as part of Client.Close: ending a
+// session detaches its links (AMQP 1.0 section 2.5.2), and the peer's
+// answer confirms it has processed every transfer before it.
+func (s *Sender) closeForClient(ctx context.Context) error { return s.end(ctx, false) }
+
+func (s *Sender) end(ctx context.Context, detach bool) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
-	session := s.session
+	session, l, conn := s.session, s.link, s.conn
 	s.link = nil
 	s.signalLocked()
 	s.wakeSettler()
@@ -555,14 +556,17 @@ func (s *Sender) closeForClient(ctx context.Context) error {
 
 	ctx, cancel := s.c.closeCtx(ctx)
 	defer cancel()
-	err := endSession(ctx, session, s.c.cfg.CloseTimeout)
+	var err error
+	if detach && l != nil {
+		err = s.c.detachAndEnd(ctx, conn, s.name, l.Close, session)
+	} else if err = endSession(ctx, session, s.c.cfg.CloseTimeout); err != nil &&
+		(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || connLost(conn)) {
+		err = nil
+	}
 	s.settleCancel()
 	<-s.settlerDone
 	if err != nil {
-		s.c.cfg.logger.Debug("amq: session end not confirmed", "address", s.address, "err", err)
-		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !connLost(s.conn) {
-			return wrapErr("close sender", s.address, err)
-		}
+		return wrapErr("close sender", s.address, err)
 	}
 	s.c.cfg.logger.Debug("amq: sender closed", "address", s.address)
 	return nil

@@ -191,3 +191,29 @@ func TestHelloWorld(t *testing.T) {
 	assert.Equal(t, "Hello World!\n", run(t, "helloworld", "-url", b.URL(), "-address", "hw"))
 	assert.Equal(t, 0, b.QueueDepth("hw"))
 }
+
+// TestSendFrameTrace runs the send example with PN_TRACE_FRM=1, as a
+// Proton user would (reference chapter 11): every performative of the
+// exchange is printed, and the password given on the command line is not.
+func TestSendFrameTrace(t *testing.T) {
+	b := amqtest.NewBroker(t, amqtest.WithUser("alice", "s3cret-pw"))
+	url := strings.Replace(b.URL(), "amqp://", "amqp://alice:s3cret-pw@", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(build(t), "send"), url, "traced", "hello")
+	cmd.Env = append(os.Environ(), "PN_TRACE_FRM=1")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	trace := stderr.String()
+	for _, frame := range []string{
+		"SASL:FRAME:0 -> @sasl-init(65)", "<- @sasl-outcome(68)",
+		"-> @open(16)", "<- @open(16)", "-> @begin(17)", "-> @attach(18)", "<- @attach(18)",
+		"<- @flow(19)", "-> @transfer(20)", "<- @disposition(21)",
+		"-> @detach(22)", "-> @end(23)", "<- @end(23)", "-> @close(24)",
+	} {
+		assert.Contains(t, trace, frame)
+	}
+	assert.NotContains(t, trace, "s3cret-pw", "the password is redacted")
+	assert.Contains(t, stdout.String(), "SEND: Sent message 'hello'")
+}
