@@ -16,6 +16,7 @@ import (
 const (
 	descAttach = 0x12
 	descDetach = 0x16
+	descEnd    = 0x17
 )
 
 // frameWatch sits directly under go-amqp, which writes exactly one frame
@@ -31,11 +32,17 @@ type frameWatch struct {
 
 	mu       sync.Mutex
 	channels map[string]uint16          // link name → channel of its last attach
+	names    map[uint16]string          // the reverse, to forget a name when its session ends
 	detached map[uint16][]chan struct{} // channel → closed when a detach is written on it
 }
 
 func newFrameWatch(c net.Conn) *frameWatch {
-	return &frameWatch{Conn: c, channels: make(map[string]uint16), detached: make(map[uint16][]chan struct{})}
+	return &frameWatch{
+		Conn:     c,
+		channels: make(map[string]uint16),
+		names:    make(map[uint16]string),
+		detached: make(map[uint16][]chan struct{}),
+	}
 }
 
 func (w *frameWatch) Write(p []byte) (int, error) {
@@ -63,6 +70,7 @@ func (w *frameWatch) observe(p []byte) {
 		if a, ok := perf.(*codec.Attach); ok && err == nil {
 			w.mu.Lock()
 			w.channels[a.Name] = channel
+			w.names[channel] = a.Name
 			w.mu.Unlock()
 		}
 	case descDetach:
@@ -71,6 +79,14 @@ func (w *frameWatch) observe(p []byte) {
 			close(ch)
 		}
 		delete(w.detached, channel)
+		w.mu.Unlock()
+	case descEnd:
+		// amq runs one link per session: the session's end forgets it.
+		w.mu.Lock()
+		if name, ok := w.names[channel]; ok && w.channels[name] == channel {
+			delete(w.channels, name)
+		}
+		delete(w.names, channel)
 		w.mu.Unlock()
 	}
 }
