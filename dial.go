@@ -6,12 +6,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
 
 	amqp "github.com/Azure/go-amqp"
+
+	"github.com/amqgo/amq/internal/typefix"
 )
 
 // dialEndpoint opens the TCP (and TLS) connection to ep, runs the SASL
@@ -55,6 +58,12 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 	}
 
 	nc = newCoalescingConn(nc)
+	// typefix rewrites char and decimal values, which go-amqp cannot
+	// decode or encode, to and from placeholders it can (see typemap.go).
+	// It tells the peer 1/HeadroomFactor of go-amqp's max-frame-size, so
+	// go-amqp is given HeadroomFactor times the configured one and the peer
+	// sees exactly ConnectOptions.MaxFrameSize.
+	nc = typefix.Wrap(nc)
 	watch := newFrameWatch(nc)
 	nc = watch
 
@@ -66,7 +75,7 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 		ContainerID:  cfg.ContainerID,
 		HostName:     ep.Host,
 		IdleTimeout:  idle,
-		MaxFrameSize: cfg.MaxFrameSize,
+		MaxFrameSize: engineFrameSize(cfg.MaxFrameSize),
 		Properties:   cfg.Properties,
 	}
 	// go-amqp's NewConn only watches ctx for the open exchange; if the peer
@@ -88,6 +97,15 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 	}
 	cfg.logger.Info("amq: connected", "url", ep.String(), "sasl", mech, "container_id", cfg.ContainerID)
 	return conn, watch, nil
+}
+
+// engineFrameSize is the max-frame-size go-amqp is configured with for a
+// peer-visible size of max (see typefix.HeadroomFactor).
+func engineFrameSize(max uint32) uint32 {
+	if max > math.MaxUint32/typefix.HeadroomFactor {
+		return math.MaxUint32
+	}
+	return max * typefix.HeadroomFactor
 }
 
 // deadlineErr reports the context's error for a failure that ctx caused:

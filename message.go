@@ -109,9 +109,10 @@ func (m *Message) toAMQP() *amqp.Message {
 		Footer:              mapToAnnotations(m.Footer),
 	}
 	if len(m.Properties) > 0 {
-		am.ApplicationProperties = m.Properties
+		am.ApplicationProperties, _ = wireMap(m.Properties)
 	}
-	switch b := m.Body.(type) {
+	body, _ := toWire(m.Body)
+	switch b := body.(type) {
 	case []byte:
 		if m.BinaryAsValue {
 			am.Value = b
@@ -121,7 +122,12 @@ func (m *Message) toAMQP() *amqp.Message {
 	case DataSections:
 		am.Data = b
 	case SequenceSections:
-		am.Sequence = b
+		seq := make([][]any, len(b))
+		for i, sec := range b {
+			w, _ := toWire([]any(sec))
+			seq[i], _ = w.([]any)
+		}
+		am.Sequence = seq
 	case nil:
 		am.Value = amqp.Null{}
 	default:
@@ -180,10 +186,10 @@ func (m *Message) hasProperties() bool {
 // messageFromAMQP converts a received go-amqp message.
 func messageFromAMQP(am *amqp.Message) *Message {
 	m := &Message{
-		Annotations:         annotationsToMap(am.Annotations),
-		DeliveryAnnotations: annotationsToMap(am.DeliveryAnnotations),
-		Footer:              annotationsToMap(am.Footer),
-		Properties:          am.ApplicationProperties,
+		Annotations:         fromWireMap(annotationsToMap(am.Annotations)),
+		DeliveryAnnotations: fromWireMap(annotationsToMap(am.DeliveryAnnotations)),
+		Footer:              fromWireMap(annotationsToMap(am.Footer)),
+		Properties:          fromWireMap(am.ApplicationProperties),
 	}
 	switch {
 	case len(am.Data) == 1:
@@ -191,9 +197,13 @@ func messageFromAMQP(am *amqp.Message) *Message {
 	case len(am.Data) > 1:
 		m.Body = DataSections(am.Data)
 	case len(am.Sequence) > 0:
-		m.Body = SequenceSections(am.Sequence)
+		seq := make(SequenceSections, len(am.Sequence))
+		for i, sec := range am.Sequence {
+			seq[i], _ = fromWire(sec).([]any)
+		}
+		m.Body = seq
 	default:
-		m.Body = am.Value
+		m.Body = fromWire(am.Value)
 		if _, ok := am.Value.([]byte); ok {
 			m.BinaryAsValue = true
 		}
@@ -251,7 +261,7 @@ func mapToAnnotations(m map[string]any) amqp.Annotations {
 	}
 	a := make(amqp.Annotations, len(m))
 	for k, v := range m {
-		a[Symbol(k)] = v
+		a[Symbol(k)], _ = toWire(v)
 	}
 	return a
 }
