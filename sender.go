@@ -264,16 +264,26 @@ func (s *Sender) transmit(ctx context.Context, am *amqp.Message, msg *Message, a
 	}
 }
 
-// sendSettled sends am pre-settled: once written it is never sent again.
+// sendSettled sends am pre-settled: once written it is never sent again
+// (at-most-once). A write that failed because the connection or the link
+// was lost did not deliver the message, so it waits for the next link and
+// tries there, as unsettled sends do.
 func (s *Sender) sendSettled(ctx context.Context, am *amqp.Message, msg *Message) error {
-	l, _, _, err := s.current(ctx, 0, msg)
-	if err != nil {
-		return err
+	var after uint64
+	for {
+		l, conn, gen, err := s.current(ctx, after, msg)
+		if err != nil {
+			return err
+		}
+		err = l.Send(ctx, am, &amqp.SendOptions{Settled: true})
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || !s.lost(conn, gen, err) {
+			return s.sendErr(err)
+		}
+		after = gen
 	}
-	if err := l.Send(ctx, am, &amqp.SendOptions{Settled: true}); err != nil {
-		return s.sendErr(err)
-	}
-	return nil
 }
 
 // current returns the attached link of a generation newer than after,
