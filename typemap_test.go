@@ -61,6 +61,7 @@ func TestTypeMapRoundTrip(t *testing.T) {
 		{"array of int", []int32{1, 2, 3}, false},
 		{"array of string", []string{"a", "b"}, false},
 		{"array of char", []amq.Char{'a', 'b'}, false},
+		{"array of decimal64", []amq.Decimal64{{1}, {2}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -238,7 +238,7 @@ func CharPlaceholder(r rune) any {
 // whose descriptor is one of the Descriptor constants and whose value is
 // well formed becomes what codec.Unmarshal returns for the original: a
 // codec.Char, codec.Decimal32, codec.Decimal64, codec.Decimal128, a
-// []codec.Char, or a codec.Array of decimals (Elem the decimal's type code).
+// []codec.Char, []codec.Decimal32, []codec.Decimal64 or []codec.Decimal128.
 // Restore looks inside []any, map[any]any (and amqp.Annotations),
 // map[string]any, []map[any]any and the values of other described values.
 // A container that holds a placeholder is copied, never modified: v itself
@@ -423,19 +423,29 @@ func fromPlaceholderValue(k kind, v any) (any, bool) {
 			}
 			return out, true
 		}
-		a := codec.Array{Elem: codec.TypeCode(k.code()), Values: make([]any, len(b)/w)}
-		for i := range a.Values {
-			e := b[w*i : w*i+w]
-			switch k {
-			case kindDec32Array:
-				a.Values[i] = codec.Decimal32(e)
-			case kindDec64Array:
-				a.Values[i] = codec.Decimal64(e)
-			default:
-				a.Values[i] = codec.Decimal128(e)
+		// Arrays of decimals come back as typed slices, the form a Go
+		// program sends them in (and the form an array of char takes).
+		n := len(b) / w
+		switch k {
+		case kindDec32Array:
+			out := make([]codec.Decimal32, n)
+			for i := range out {
+				out[i] = codec.Decimal32(b[w*i : w*i+w])
 			}
+			return out, true
+		case kindDec64Array:
+			out := make([]codec.Decimal64, n)
+			for i := range out {
+				out[i] = codec.Decimal64(b[w*i : w*i+w])
+			}
+			return out, true
+		default:
+			out := make([]codec.Decimal128, n)
+			for i := range out {
+				out[i] = codec.Decimal128(b[w*i : w*i+w])
+			}
+			return out, true
 		}
-		return a, true
 	}
 	return nil, false
 }
