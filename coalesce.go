@@ -13,9 +13,15 @@ import (
 // in the next, which is what makes pipelined sending cheap. An idle
 // connection pays nothing: the flusher writes as soon as data arrives.
 //
-// The price is that a write error surfaces on a later Write (or Close)
-// rather than on the one that caused it; go-amqp treats both the same way,
-// by failing the connection.
+// A Write that comes after a pause (writeThroughGap) goes straight to the
+// socket on the caller's goroutine instead: that is the one-message-at-a-
+// time pattern (a blocking Send waiting for each outcome), where there is
+// nothing to coalesce and the hand-off to the flusher would only add a
+// goroutine wake-up to every message.
+//
+// The price of coalescing is that a write error surfaces on a later Write
+// (or Close) rather than on the one that caused it; go-amqp treats both
+// the same way, by failing the connection.
 type coalescingConn struct {
 	net.Conn
 
@@ -24,6 +30,8 @@ type coalescingConn struct {
 	buf     []byte     // bytes not yet handed to the flusher
 	spare   []byte
 	err     error // the first write error; every later Write returns it
+	busy    bool  // a Write to the socket is in progress (flusher or write-through)
+	last    time.Time
 	closing bool
 	done    chan struct{}
 }
@@ -31,6 +39,12 @@ type coalescingConn struct {
 // maxCoalesce bounds the buffered bytes; a Write past it waits for the
 // flusher, so a slow network slows the writer instead of growing memory.
 const maxCoalesce = 1 << 20
+
+// writeThroughGap is the pause after which a Write goes straight to the
+// socket. Pipelined sends write frames a few microseconds apart; a
+// blocking send loop waits a round trip (tens of microseconds at least)
+// between them.
+const writeThroughGap = 20 * time.Microsecond
 
 func newCoalescingConn(c net.Conn) *coalescingConn {
 	cc := &coalescingConn{Conn: c, done: make(chan struct{})}
@@ -51,6 +65,21 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 	if c.closing {
 		return 0, net.ErrClosed
 	}
+	now := time.Now()
+	idle := now.Sub(c.last) > writeThroughGap
+	c.last = now
+	if idle && !c.busy && len(c.buf) == 0 {
+		c.busy = true
+		c.mu.Unlock()
+		n, err := c.Conn.Write(p)
+		c.mu.Lock()
+		c.busy = false
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+		c.cond.Broadcast()
+		return n, err
+	}
 	c.buf = append(c.buf, p...)
 	c.cond.Broadcast()
 	return len(p), nil
@@ -61,7 +90,7 @@ func (c *coalescingConn) flush() {
 	defer close(c.done)
 	c.mu.Lock()
 	for {
-		for len(c.buf) == 0 && !c.closing {
+		for (len(c.buf) == 0 && !c.closing) || c.busy {
 			c.cond.Wait()
 		}
 		if len(c.buf) == 0 || c.err != nil {
@@ -71,11 +100,13 @@ func (c *coalescingConn) flush() {
 		}
 		out := c.buf
 		c.buf, c.spare = c.spare[:0], nil
+		c.busy = true
 		c.mu.Unlock()
 
 		_, err := c.Conn.Write(out)
 
 		c.mu.Lock()
+		c.busy = false
 		if err != nil && c.err == nil {
 			c.err = err
 		}

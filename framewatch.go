@@ -120,13 +120,15 @@ func (c *Client) detachAndEnd(ctx context.Context, conn *amqp.Conn, name string,
 		dctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- detach(dctx) }()
+		finished := false
 		select {
 		case detachErr = <-done:
+			finished = true
 		case <-written:
 		case <-ctx.Done():
 		}
 		cancel()
-		if detachErr == nil {
+		if !finished {
 			<-done // returns at once now that dctx is cancelled
 		}
 	}
