@@ -526,3 +526,42 @@ func TestDialRespectsContextWithSilentPeer(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestManyClosesReturn closes many links in a row: Close must always
+// return, whichever of the peer's answer and the written detach it sees
+// first.
+func TestManyClosesReturn(t *testing.T) {
+	b := amqtest.NewBroker(t)
+	c := dial(t, b.URL(), nil)
+	ctx := testCtx(t)
+	done := make(chan error, 1)
+	go func() {
+		for i := range 200 {
+			s, err := c.NewSender(ctx, "closing", nil)
+			if err != nil {
+				done <- err
+				return
+			}
+			if err := s.Close(ctx); err != nil {
+				done <- fmt.Errorf("sender %d: %w", i, err)
+				return
+			}
+			r, err := c.NewReceiver(ctx, "closing", nil)
+			if err != nil {
+				done <- err
+				return
+			}
+			if err := r.Close(ctx); err != nil {
+				done <- fmt.Errorf("receiver %d: %w", i, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("a Close never returned")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +60,9 @@ func TestCoalescingConnCloseDoesNotHangOnStuckPeer(t *testing.T) {
 	defer func(d time.Duration) { closeFlushTimeout = d }(closeFlushTimeout)
 	closeFlushTimeout = 50 * time.Millisecond
 	cc := newCoalescingConn(client)
+	cc.mu.Lock()
+	cc.last = time.Now().Add(time.Hour) // no pause: the write is buffered, not written through
+	cc.mu.Unlock()
 	_, err := cc.Write([]byte("stuck"))
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -68,4 +72,34 @@ func TestCoalescingConnCloseDoesNotHangOnStuckPeer(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close hung on a peer that does not read")
 	}
+}
+
+// recordConn is a net.Conn that records what is written to it.
+type recordConn struct {
+	net.Conn
+	mu      sync.Mutex
+	written []byte
+}
+
+func (r *recordConn) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.written = append(r.written, p...)
+	return len(p), nil
+}
+
+func (r *recordConn) Close() error { return nil }
+
+func TestCoalescingConnWritesThroughAfterAPause(t *testing.T) {
+	rc := &recordConn{}
+	cc := newCoalescingConn(rc)
+	defer cc.Close()
+	n, err := cc.Write([]byte("direct"))
+	require.NoError(t, err)
+	assert.Equal(t, 6, n)
+	// Written through on the caller's goroutine: the bytes are on the
+	// connection when Write returns, with no flusher involved.
+	rc.mu.Lock()
+	assert.Equal(t, "direct", string(rc.written))
+	rc.mu.Unlock()
 }
