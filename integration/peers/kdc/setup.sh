@@ -33,6 +33,23 @@ done
 export KRB5_CONFIG="$DIR/krb5.conf"
 export KRB5_KDC_PROFILE="$DIR/kdc.conf"
 
+port_in_use() { # something answers a TCP connection on 127.0.0.1:$1
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+# Reuse the port of this DIR's own running KDC; otherwise take the first
+# free port from $PORT on: another checkout's KDC (another realm database)
+# may hold the default one, and its keys are not ours.
+if [ -s "$DIR/kdc.pid" ] && kill -0 "$(cat "$DIR/kdc.pid")" 2>/dev/null && [ -s "$DIR/port" ]; then
+  PORT="$(cat "$DIR/port")"
+else
+  first=$PORT
+  while port_in_use "$PORT"; do
+    PORT=$((PORT + 1))
+    [ "$PORT" -le $((first + 100)) ] || { echo "setup.sh: no free port in $first-$PORT" >&2; exit 1; }
+  done
+fi
+echo "$PORT" >"$DIR/port"
+
 # udp_preference_limit = 1 makes every client use TCP (gokrb5 honours it).
 cat >"$DIR/krb5.conf.tmp" <<EOF
 [libdefaults]
