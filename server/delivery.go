@@ -53,10 +53,16 @@ func (d *OutgoingDelivery) Outcome() <-chan codec.DeliveryState { return d.outco
 // (possibly nil, see Outcome). It returns nil, nil at once for a pre-settled
 // delivery, ErrDeliveryLost when the link ended first, or ctx's error.
 func (d *OutgoingDelivery) Wait(ctx context.Context) (codec.DeliveryState, error) {
+	// An outcome that is already known wins over a context that ended at
+	// the same moment (select would pick either at random).
 	select {
 	case <-d.done:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		select {
+		case <-d.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	if d.lost {
 		return nil, ErrDeliveryLost
