@@ -24,7 +24,6 @@ import (
 	"os/signal"
 	"sync"
 
-	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/server"
 )
 
@@ -63,10 +62,10 @@ type receiver struct {
 
 func (rc *receiver) attach(ctx context.Context, l *server.Link) error {
 	if l.Role() != server.RoleReceiver {
-		return &codec.Error{Condition: "amqp:not-allowed", Description: "direct_recv only receives"}
+		return &server.Error{Condition: "amqp:not-allowed", Description: "direct_recv only receives"}
 	}
 	if t := l.Target(); t == nil || t.Address != rc.address {
-		return &codec.Error{Condition: "amqp:not-found", Description: "direct_recv receives on '" + rc.address + "' only"}
+		return &server.Error{Condition: "amqp:not-found", Description: "direct_recv receives on '" + rc.address + "' only"}
 	}
 	return nil
 }
@@ -79,7 +78,7 @@ func (rc *receiver) serve(ctx context.Context, r *server.Receiver) {
 		}
 		msg, err := d.Message()
 		if err != nil {
-			_ = d.Reject(&codec.Error{Condition: "amqp:decode-error", Description: err.Error()})
+			_ = d.Reject(&server.Error{Condition: "amqp:decode-error", Description: err.Error()})
 			continue
 		}
 		rc.mu.Lock()
@@ -132,7 +131,7 @@ func run(ctx context.Context, listenURL, address string, expected int) error {
 }
 
 // messageID returns a numeric message id.
-func messageID(m *codec.Message) (uint64, bool) {
+func messageID(m *server.Message) (uint64, bool) {
 	if m.Properties == nil {
 		return 0, false
 	}
@@ -144,19 +143,19 @@ func messageID(m *codec.Message) (uint64, bool) {
 // fmt prints them the way the client side prints a received body.
 func goValue(v any) any {
 	switch v := v.(type) {
-	case codec.Map:
+	case server.Map:
 		m := make(map[any]any, len(v))
 		for _, e := range v {
 			m[goValue(e.Key)] = goValue(e.Value)
 		}
 		return m
-	case codec.List:
+	case server.List:
 		l := make([]any, len(v))
 		for i, e := range v {
 			l[i] = goValue(e)
 		}
 		return l
-	case codec.Symbol:
+	case server.Symbol:
 		return string(v)
 	}
 	return v

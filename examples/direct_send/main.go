@@ -25,7 +25,6 @@ import (
 	"os/signal"
 	"sync"
 
-	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/server"
 )
 
@@ -63,10 +62,10 @@ type sender struct {
 
 func (sd *sender) attach(ctx context.Context, l *server.Link) error {
 	if l.Role() != server.RoleSender {
-		return &codec.Error{Condition: "amqp:not-allowed", Description: "direct_send only sends"}
+		return &server.Error{Condition: "amqp:not-allowed", Description: "direct_send only sends"}
 	}
 	if s := l.Source(); s == nil || s.Address != sd.address {
-		return &codec.Error{Condition: "amqp:not-found", Description: "direct_send sends from '" + sd.address + "' only"}
+		return &server.Error{Condition: "amqp:not-found", Description: "direct_send sends from '" + sd.address + "' only"}
 	}
 	return nil
 }
@@ -131,10 +130,10 @@ func (sd *sender) send(ctx context.Context, s *server.Sender) bool {
 
 // settle counts a final outcome and reports false for one that asks for
 // the message to be sent again.
-func (sd *sender) settle(state codec.DeliveryState) bool {
+func (sd *sender) settle(state server.DeliveryState) bool {
 	switch state := state.(type) {
-	case *codec.Accepted:
-	case *codec.Rejected:
+	case *server.Accepted:
+	case *server.Rejected:
 		// Final: sending it again would not help.
 		fmt.Fprintf(os.Stderr, "direct_send: message %d rejected: %v\n", sd.confirmed+1, state.Error)
 	default:
@@ -144,10 +143,10 @@ func (sd *sender) settle(state codec.DeliveryState) bool {
 	return true
 }
 
-func message(seq int) *codec.Message {
-	return &codec.Message{
-		Properties: &codec.Properties{MessageID: uint64(seq)},
-		Value:      codec.Map{{Key: "sequence", Value: int64(seq)}},
+func message(seq int) *server.Message {
+	return &server.Message{
+		Properties: &server.Properties{MessageID: uint64(seq)},
+		Value:      server.Map{{Key: "sequence", Value: int64(seq)}},
 		HasValue:   true,
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"os/signal"
 
 	"github.com/amqgo/amq"
-	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/server"
 )
 
@@ -56,7 +55,7 @@ func run(ctx context.Context, listenURL, address string) error {
 					}
 					msg, err := d.Message()
 					if err != nil {
-						_ = d.Reject(&codec.Error{Condition: "amqp:decode-error", Description: err.Error()})
+						_ = d.Reject(&server.Error{Condition: "amqp:decode-error", Description: err.Error()})
 						continue
 					}
 					fmt.Println(msg.Value)

@@ -30,7 +30,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/server"
 )
 
@@ -71,7 +70,7 @@ func (rp *replier) attach(ctx context.Context, l *server.Link) error {
 	}
 	src := l.Source()
 	if src == nil {
-		return &codec.Error{Condition: "amqp:invalid-field", Description: "a receiver needs a source"}
+		return &server.Error{Condition: "amqp:invalid-field", Description: "a receiver needs a source"}
 	}
 	addr := src.Address
 	if src.Dynamic {
@@ -121,14 +120,14 @@ func (rp *replier) serveRequests(ctx context.Context, r *server.Receiver) {
 		}
 		req, err := d.Message()
 		if err != nil {
-			_ = d.Reject(&codec.Error{Condition: "amqp:decode-error", Description: err.Error()})
+			_ = d.Reject(&server.Error{Condition: "amqp:decode-error", Description: err.Error()})
 			continue
 		}
 		body := fmt.Sprint(req.Value)
 		fmt.Printf("Received '%s'\n", body)
 		if err := rp.reply(ctx, req, strings.ToUpper(body)); err != nil {
 			fmt.Printf("Cannot reply: %v\n", err)
-			_ = d.Reject(&codec.Error{Condition: "amqp:not-found", Description: err.Error()})
+			_ = d.Reject(&server.Error{Condition: "amqp:not-found", Description: err.Error()})
 			continue
 		}
 		_ = d.Accept()
@@ -142,7 +141,7 @@ func (rp *replier) serveRequests(ctx context.Context, r *server.Receiver) {
 	}
 }
 
-func (rp *replier) reply(ctx context.Context, req *codec.Message, body string) error {
+func (rp *replier) reply(ctx context.Context, req *server.Message, body string) error {
 	if req.Properties == nil || req.Properties.ReplyTo == nil {
 		return errors.New("the request has no reply-to address")
 	}
@@ -157,8 +156,8 @@ func (rp *replier) reply(ctx context.Context, req *codec.Message, body string) e
 	if corr == nil {
 		corr = req.Properties.MessageID
 	}
-	reply := &codec.Message{
-		Properties: &codec.Properties{To: &to, CorrelationID: corr},
+	reply := &server.Message{
+		Properties: &server.Properties{To: &to, CorrelationID: corr},
 		Value:      body,
 		HasValue:   true,
 	}
