@@ -53,6 +53,30 @@
 // Close ends it. ReceiverOptions.DynamicAddress asks the peer for a
 // temporary reply address, for request/reply.
 //
+// # Reconnect and failover
+//
+// Reconnect is on by default: a supervisor goroutine re-dials (round
+// ConnectOptions.URLs, with the delays of ConnectOptions.Reconnect),
+// re-attaches every sender and receiver, and resends what was waiting for
+// its outcome, so application code does not notice a dropped connection
+// except through ConnectOptions.OnStateChange. Delivery is at-least-once.
+// docs/failover.md has the full semantics.
+//
+// # Configuration, security and diagnostics
+//
+// Dial with no URL reads connect.json (LoadConnectConfig). SASL
+// (ANONYMOUS, PLAIN, SCRAM-SHA-1/256/512, EXTERNAL, XOAUTH2, GSSAPI) and
+// TLS are set in ConnectOptions; the strongest mechanism both sides allow
+// wins. PN_TRACE_FRM=1 prints every frame, credentials redacted;
+// ConnectOptions.TracerProvider turns on OpenTelemetry tracing, with the
+// trace context carried inside each message. See docs/configuration.md.
+//
+// # Types
+//
+// Go values map to AMQP types as in docs/types.md; Char and
+// Decimal32/64/128 name the AMQP types Go lacks, and survive the trip
+// through go-amqp, which cannot decode them on its own.
+//
 // # Errors
 //
 // Every failure of a connection, session or link is an *Error carrying the
