@@ -183,16 +183,11 @@ func (s *Sender) send(ctx context.Context, am *amqp.Message, msg *Message) error
 // lost reports whether err means the link of version gen is gone while
 // the sender is still wanted: the connection dropped (the supervisor
 // re-attaches the link) or the peer ended the link's session or forced
-// the link closed (the link re-attaches itself, see recover).
+// the link closed (the link re-attaches itself, see heal).
 func (s *Sender) lost(conn *amqp.Conn, gen uint64, err error) bool {
-	if connLost(conn) {
-		return true
-	}
-	if !linkLost(err) || s.failed() {
-		return false
-	}
-	s.recover(gen)
-	return true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lostLocked(conn, gen, err)
 }
 
 // SendAsync writes msg to the link and returns without waiting for the
@@ -455,22 +450,11 @@ func (s *Sender) installLocked(ctx context.Context, conn *amqp.Conn, session *am
 	return nil
 }
 
-// recover re-attaches the link of version gen on the current connection,
-// in the background: the peer ended its session (RabbitMQ 3.10 does that
-// on rabbitmqctl close_all_connections, and keeps the connection) or
-// forced the link closed. Sends wait for the new link as they do during a
+// heal re-attaches the link of version gen on the current connection, in
+// the background: the peer ended its session (RabbitMQ 3.10 does that on
+// rabbitmqctl close_all_connections, and keeps the connection) or forced
+// the link closed. Sends wait for the new link as they do during a
 // reconnect.
-func (s *Sender) recover(gen uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || s.failErr != nil || s.gen != gen || s.healing {
-		return
-	}
-	s.healing = true
-	s.link = nil
-	go s.heal(gen)
-}
-
 func (s *Sender) heal(gen uint64) {
 	defer func() {
 		s.mu.Lock()
@@ -493,7 +477,7 @@ func (s *Sender) heal(gen uint64) {
 	}, s.fail)
 }
 
-// lostLocked is lost for the settler, which holds s.mu.
+// lostLocked is lost with s.mu held (the settler holds it already).
 func (s *Sender) lostLocked(conn *amqp.Conn, gen uint64, err error) bool {
 	if connLost(conn) {
 		return true
