@@ -388,7 +388,7 @@ func (r *Receiver) installLocked(ctx context.Context, conn *amqp.Conn, session *
 
 // recover re-attaches the link of version gen on the current connection,
 // in the background, after the peer ended its session or forced it closed
-// (see Sender.recover). The pump waits for the new link.
+// (see Sender.heal). The pump waits for the new link.
 func (r *Receiver) recover(gen uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

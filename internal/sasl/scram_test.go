@@ -20,7 +20,10 @@ func scramServer(conn net.Conn, init *codec.SASLInit) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	stored := cl.GetStoredCredentials(scram.KeyFactors{Salt: "0123456789abcdef", Iters: 4096})
+	stored, err := cl.GetStoredCredentialsWithError(scram.KeyFactors{Salt: "0123456789abcdef", Iters: 4096})
+	if err != nil {
+		return "", err
+	}
 	srv, err := scram.SHA256.NewServer(func(string) (scram.StoredCredentials, error) { return stored, nil })
 	if err != nil {
 		return "", err

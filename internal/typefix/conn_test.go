@@ -149,9 +149,7 @@ func TestReceivePoison(t *testing.T) {
 	eq("decimal128 body", got[4].Value, d128)
 	eq("plain 2", got[5].Value, "plain 2")
 	want := make([]any, 200)
-	for i, c := range msgs[6].Value.(codec.List) {
-		want[i] = c
-	}
+	copy(want, msgs[6].Value.(codec.List))
 	eq("multi-frame list of chars", got[6].Value, want)
 	eq("footer", got[6].Footer["f"], codec.Char('!'))
 	eq("plain 3", got[7].Value, "plain 3")
@@ -236,10 +234,8 @@ func TestSendPlaceholders(t *testing.T) {
 // counter is a net.Conn that counts the frames going through it each way.
 type counter struct {
 	net.Conn
-	mu       sync.Mutex
-	rd, wr   frameCount
-	maxRead  int
-	maxWrite int
+	mu     sync.Mutex
+	rd, wr frameCount
 }
 
 type frameCount struct {

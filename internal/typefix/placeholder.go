@@ -104,8 +104,6 @@ func (k kind) code() byte {
 	return byte(codec.TypeDecimal128)
 }
 
-func (k kind) isArray() bool { return k >= kindCharArray }
-
 // goAMQP holds what Placeholder needs to build values go-amqp can encode.
 // go-amqp v1.7 exports no type for described values: its DescribedType lives
 // in an internal package and its encoder only accepts types of its own.
