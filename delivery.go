@@ -84,10 +84,14 @@ func (d *Delivery) Modify(ctx context.Context, opts *ModifyOptions) error {
 	if opts != nil {
 		o = *opts
 	}
+	ann, err := mapToAnnotations("annotation", o.Annotations)
+	if err != nil {
+		return err // still unsettled: fix the annotations and settle again
+	}
 	mo := &amqp.ModifyMessageOptions{
 		DeliveryFailed:    o.DeliveryFailed,
 		UndeliverableHere: o.UndeliverableHere,
-		Annotations:       mapToAnnotations(o.Annotations),
+		Annotations:       ann,
 	}
 	return d.settle(ctx, "modify", func(ctx context.Context) error { return d.link.ModifyMessage(ctx, d.am, mo) })
 }

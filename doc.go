@@ -73,9 +73,11 @@
 //
 // # Types
 //
-// Go values map to AMQP types as in docs/types.md; Char and
-// Decimal32/64/128 name the AMQP types Go lacks, and survive the trip
-// through go-amqp, which cannot decode them on its own.
+// Go values map to AMQP types as in docs/types.md. Char, Decimal32/64/128,
+// Symbol, Described and Array name the AMQP types Go lacks, and survive
+// the trip through go-amqp, which cannot decode several of them on its
+// own: a message from a Proton or JMS sender carrying any AMQP type
+// reaches the application instead of taking the link down.
 //
 // # Errors
 //

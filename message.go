@@ -1,10 +1,13 @@
 package amq
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
 	amqp "github.com/Azure/go-amqp"
+
+	"github.com/amqgo/amq/internal/typefix"
 )
 
 // Symbol is the AMQP symbol type: an ASCII string from a constrained
@@ -101,17 +104,30 @@ func NewMessage(body any) *Message { return &Message{Body: body} }
 // amq.NewMessage("hi").SetTo("queue1") reads as one expression.
 func (m *Message) SetTo(address string) *Message { m.To = address; return m }
 
-// toAMQP converts m to go-amqp's representation.
-func (m *Message) toAMQP() *amqp.Message {
-	am := &amqp.Message{
-		Annotations:         mapToAnnotations(m.Annotations),
-		DeliveryAnnotations: mapToAnnotations(m.DeliveryAnnotations),
-		Footer:              mapToAnnotations(m.Footer),
+// toAMQP converts m to go-amqp's representation. The error names a value
+// that cannot be sent (a Described without descriptor, an Array of mixed
+// types).
+func (m *Message) toAMQP() (*amqp.Message, error) {
+	am := &amqp.Message{}
+	var err error
+	if am.Annotations, err = mapToAnnotations("annotation", m.Annotations); err != nil {
+		return nil, err
+	}
+	if am.DeliveryAnnotations, err = mapToAnnotations("delivery annotation", m.DeliveryAnnotations); err != nil {
+		return nil, err
+	}
+	if am.Footer, err = mapToAnnotations("footer", m.Footer); err != nil {
+		return nil, err
 	}
 	if len(m.Properties) > 0 {
-		am.ApplicationProperties, _ = wireMap(m.Properties)
+		if am.ApplicationProperties, _, err = typefix.ToWireMap(m.Properties); err != nil {
+			return nil, fmt.Errorf("amq: message property: %w", err)
+		}
 	}
-	body, _ := toWire(m.Body)
+	body, err := toWire(m.Body)
+	if err != nil {
+		return nil, fmt.Errorf("amq: message body: %w", err)
+	}
 	switch b := body.(type) {
 	case []byte:
 		if m.BinaryAsValue {
@@ -124,7 +140,10 @@ func (m *Message) toAMQP() *amqp.Message {
 	case SequenceSections:
 		seq := make([][]any, len(b))
 		for i, sec := range b {
-			w, _ := toWire([]any(sec))
+			w, err := toWire([]any(sec))
+			if err != nil {
+				return nil, fmt.Errorf("amq: message body, sequence section %d: %w", i, err)
+			}
 			seq[i], _ = w.([]any)
 		}
 		am.Sequence = seq
@@ -173,7 +192,7 @@ func (m *Message) toAMQP() *amqp.Message {
 		}
 		am.Properties = p
 	}
-	return am
+	return am, nil
 }
 
 func (m *Message) hasProperties() bool {
@@ -255,15 +274,19 @@ func deref(s *string) string {
 
 // mapToAnnotations converts string-keyed annotations to go-amqp's map with
 // symbol keys (annotation keys are symbols, spec 3.2.10).
-func mapToAnnotations(m map[string]any) amqp.Annotations {
+func mapToAnnotations(what string, m map[string]any) (amqp.Annotations, error) {
 	if len(m) == 0 {
-		return nil
+		return nil, nil
 	}
 	a := make(amqp.Annotations, len(m))
 	for k, v := range m {
-		a[Symbol(k)], _ = toWire(v)
+		w, err := toWire(v)
+		if err != nil {
+			return nil, fmt.Errorf("amq: message %s %q: %w", what, k, err)
+		}
+		a[Symbol(k)] = w
 	}
-	return a
+	return a, nil
 }
 
 // annotationsToMap converts received annotations. Keys of type ulong are

@@ -143,7 +143,10 @@ func (s *Sender) Send(ctx context.Context, msg *Message) error {
 	if msg == nil {
 		return errors.New("amq: Send: nil message")
 	}
-	am := msg.toAMQP()
+	am, err := msg.toAMQP()
+	if err != nil {
+		return err
+	}
 	if t := s.c.trace; t != nil {
 		span := t.startSend(ctx, s.c, s.address, msg, am)
 		err := s.send(ctx, am, msg)
@@ -200,7 +203,10 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 	if msg == nil {
 		return nil, errors.New("amq: Send: nil message")
 	}
-	am := msg.toAMQP()
+	am, err := msg.toAMQP()
+	if err != nil {
+		return nil, err
+	}
 	var span trace.Span
 	if t := s.c.trace; t != nil {
 		span = t.startSend(ctx, s.c, s.address, msg, am)

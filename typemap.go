@@ -27,85 +27,41 @@ type Decimal64 = codec.Decimal64
 // Decimal128 is the AMQP decimal128 type (IEEE 754-2008 decimal128).
 type Decimal128 = codec.Decimal128
 
-// go-amqp v1.7 can neither decode nor encode char and decimal: one such
-// message from a Proton or JMS sender used to detach the receiving link
-// with amqp:internal-error, and the broker redelivered it to the same
-// fate. amq carries them in described placeholders go-amqp understands
+// Described is an AMQP described value: a descriptor (an amq.Symbol such
+// as "com.example:point", or a uint64: domain-id<<32 | descriptor-id) and
+// a value of any type of the map. Values described by AMQP's own
+// descriptors (domain 0, below 256: outcomes, performatives) arrive as a
+// Described too.
+type Described = typefix.Described
+
+// Array is an AMQP array that no typed Go slice says: an array of ubyte (a
+// []uint8 is binary), of lists, maps, arrays or described values, of nulls,
+// or one whose every element is described by Descriptor. Its Values must
+// all have the same Go type. Arrays of the other element types are typed
+// slices ([]int32, []string, []amq.Symbol, …) both ways; an Array of them
+// is sent as the same AMQP array.
+type Array = typefix.Array
+
+// go-amqp v1.7 can neither decode nor encode char and decimal, hands out a
+// symbol value as a string, has no type for a described value or an array
+// of ubyte, and cannot decode arrays of lists, arrays, described values or
+// nulls: one such message used to detach the receiving link with
+// amqp:internal-error, and the broker redelivered it to the same fate. amq
+// carries them in described placeholders go-amqp understands
 // (internal/typefix rewrites the frames under go-amqp), and converts here
 // between the placeholders and the types above.
 
-// toWire replaces Char and Decimal values (at any depth of lists and maps)
-// with their placeholders. It allocates only when there is something to
-// replace.
-func toWire(v any) (any, bool) {
-	switch x := v.(type) {
-	case nil, bool, string, []byte, uint8, uint16, uint32, uint64, int8, int16, int32, int64,
-		float32, float64, int, uint, Symbol:
-		return v, false
-	case Char, Decimal32, Decimal64, Decimal128, []Char, []Decimal32, []Decimal64, []Decimal128:
-		return typefix.Placeholder(v)
-	case []any:
-		var out []any
-		for i, e := range x {
-			r, ch := toWire(e)
-			if ch && out == nil {
-				out = append(make([]any, 0, len(x)), x[:i]...)
-			}
-			if out != nil {
-				out = append(out, r)
-			}
-		}
-		if out == nil {
-			return v, false
-		}
-		return out, true
-	case map[string]any:
-		return wireMap(x)
-	case map[any]any:
-		changed := false
-		for k, e := range x {
-			_, kc := toWire(k)
-			_, ec := toWire(e)
-			if kc || ec {
-				changed = true
-				break
-			}
-		}
-		if !changed {
-			return v, false
-		}
-		out := make(map[any]any, len(x))
-		for k, e := range x {
-			rk, _ := toWire(k)
-			re, _ := toWire(e)
-			out[rk] = re
-		}
-		return out, true
-	}
-	return v, false
+// toWire replaces the values go-amqp cannot encode (at any depth of lists
+// and maps) with their placeholders. It allocates only when there is
+// something to replace.
+func toWire(v any) (any, error) {
+	w, _, err := typefix.ToWire(v)
+	return w, err
 }
 
-func wireMap(x map[string]any) (map[string]any, bool) {
-	var out map[string]any
-	for k, e := range x {
-		if r, ch := toWire(e); ch {
-			if out == nil {
-				out = make(map[string]any, len(x))
-				for k2, e2 := range x {
-					out[k2] = e2
-				}
-			}
-			out[k] = r
-		}
-	}
-	if out == nil {
-		return x, false
-	}
-	return out, true
-}
-
-// fromWire turns placeholders back into Char and Decimal values; values
-// without placeholders come back as they are, without copying.
+// fromWire turns placeholders and go-amqp's internal types back into the
+// type map's values; values without them come back as they are, without
+// copying.
 func fromWire(v any) any { return typefix.Restore(v) }
 
 func fromWireMap(m map[string]any) map[string]any {

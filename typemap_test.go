@@ -51,6 +51,9 @@ func TestTypeMapRoundTrip(t *testing.T) {
 		{"decimal128", d128, true},
 		{"timestamp", ts, true},
 		{"timestamp epoch", time.UnixMilli(0).UTC(), true},
+		{"timestamp before the epoch", time.UnixMilli(-1).UTC(), true},
+		{"timestamp year 9999", time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC), true},
+		{"timestamp year 1", time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), true},
 		{"uuid", amq.UUID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, true},
 		{"binary (not UTF-8)", []byte{0xff, 0xfe, 0x00, 0x80}, true},
 		{"string", "grüße, 世界", true},
@@ -62,6 +65,19 @@ func TestTypeMapRoundTrip(t *testing.T) {
 		{"array of string", []string{"a", "b"}, false},
 		{"array of char", []amq.Char{'a', 'b'}, false},
 		{"array of decimal64", []amq.Decimal64{{1}, {2}}, false},
+		{"symbol", amq.Symbol("amq:sym"), true},
+		{"empty symbol", amq.Symbol(""), true},
+		{"list of symbols", []any{amq.Symbol("a"), "b", map[string]any{"k": amq.Symbol("v")}}, false},
+		{"array of symbol", []amq.Symbol{"a", "b"}, false},
+		{"array of uuid", []amq.UUID{{1}, {2}}, false},
+		{"described, symbol descriptor", amq.Described{Descriptor: amq.Symbol("com.example:point"), Value: []any{int32(1), amq.Char('y')}}, false},
+		{"described, ulong descriptor", amq.Described{Descriptor: uint64(0x0000_468c_0000_0001), Value: "v"}, false},
+		{"described by AMQP (accepted)", amq.Described{Descriptor: uint64(0x24), Value: []any(nil)}, false},
+		{"array of ubyte", amq.Array{Values: []any{uint8(0), uint8(255)}}, false},
+		{"array of lists", amq.Array{Values: []any{[]any{int32(1)}, []any{amq.Symbol("s")}}}, false},
+		{"array of arrays", amq.Array{Values: []any{[]int64{1}, []int64{2, 3}}}, false},
+		{"array of nulls", amq.Array{Values: []any{nil, nil}}, false},
+		{"array of described", amq.Array{Descriptor: amq.Symbol("x:pt"), Values: []any{int32(1), int32(2)}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,4 +118,33 @@ func TestTypeMapRoundTrip(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, math.IsNaN(d.Message.Body.(float64)))
 	})
+}
+
+// TestTypeMapSendErrors: a value that cannot be encoded fails the send with
+// a clear error, before anything is written.
+func TestTypeMapSendErrors(t *testing.T) {
+	b := amqtest.NewBroker(t)
+	c := dial(t, b.URL(), nil)
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "types-errors", nil)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name string
+		msg  *amq.Message
+		want string
+	}{
+		{"described without descriptor", amq.NewMessage(amq.Described{Value: 1}), "message body: a Described needs a descriptor"},
+		{"mixed array", amq.NewMessage(amq.Array{Values: []any{int32(1), "x"}}), "holds values of one type"},
+		{"bad annotation", &amq.Message{Body: "x", Annotations: map[string]any{"x-a": amq.Described{Descriptor: 1.5}}}, `annotation "x-a"`},
+		{"bad property", &amq.Message{Body: "x", Properties: map[string]any{"p": amq.Described{}}}, "message property"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.Send(ctx, tt.msg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			_, err = s.SendAsync(ctx, tt.msg)
+			require.Error(t, err)
+		})
+	}
+	assert.Equal(t, 0, b.QueueDepth("types-errors"))
 }

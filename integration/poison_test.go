@@ -5,17 +5,19 @@ package integration
 import (
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/amqgo/amq"
 )
 
-// TestPoisonTypesFromProton: a Proton Python sender puts a char and a
-// decimal128 (and, as properties, a char and a decimal32) between ordinary
+// TestPoisonTypesFromProton: a Proton Python sender puts a char, a
+// decimal128, an array of lists and a value described by AMQP's "accepted"
+// descriptor (and, as properties, a char and a decimal32) between ordinary
 // messages. go-amqp alone detaches the receiving link on the first of them
-// and the broker redelivers it forever; the amq consumer receives all five,
-// with their AMQP types, and keeps running.
+// and the broker redelivers it forever; the amq consumer receives all
+// seven, with their AMQP types, and keeps running.
 func TestPoisonTypesFromProton(t *testing.T) {
 	if err := checkProtonPython(); err != nil {
 		missing(t, "proton-python", err)
@@ -37,13 +39,14 @@ func TestPoisonTypesFromProton(t *testing.T) {
 			c := amqDial(t, p, p.Addr, nil)
 			r := amqReceiver(t, c, addr, nil)
 			var got []any
-			for len(got) < 5 {
+			const n = 7
+			for len(got) < n {
 				d, err := r.Receive(ctx)
 				if err != nil {
 					t.Fatalf("after %d messages: %v", len(got), err)
 				}
 				got = append(got, d.Message.Body)
-				if len(got) == 5 {
+				if len(got) == n {
 					if c, ok := d.Message.Properties["c"].(amq.Char); !ok || c != 'x' {
 						t.Errorf("property c = %#v, want amq.Char('x')", d.Message.Properties["c"])
 					}
@@ -56,9 +59,12 @@ func TestPoisonTypesFromProton(t *testing.T) {
 			for i := range d128 {
 				d128[i] = byte(i + 1)
 			}
-			want := []any{"before", amq.Char('€'), "middle", d128, "after"}
+			want := []any{"before", amq.Char('€'), "middle", d128,
+				amq.Array{Values: []any{[]any{int64(1)}}},
+				amq.Described{Descriptor: uint64(0x24), Value: []any(nil)},
+				"after"}
 			for i := range want {
-				if got[i] != want[i] {
+				if !reflect.DeepEqual(got[i], want[i]) {
 					t.Errorf("message %d: %#v, want %#v", i, got[i], want[i])
 				}
 			}

@@ -3,15 +3,16 @@
 
   proton_poison.py URL ADDRESS
 
-Sends five messages to ADDRESS and waits until each is accepted:
+Sends seven messages to ADDRESS and waits until each is accepted:
 "before", a char body u"\u20ac", "middle", a decimal128 body (16 bytes
-0x01..0x10), and "after" carrying a char and a decimal32 as application
-properties. Run it with /usr/bin/python3 (Debian's python3-qpid-proton).
+0x01..0x10), an array of lists ([1]), a value described by AMQP's
+"accepted" descriptor (0x24, []), and "after" carrying a char and a
+decimal32 as application properties. Run it with /usr/bin/python3 (Debian's python3-qpid-proton).
 """
 
 import sys
 
-from proton import Message, char, decimal32, decimal128
+from proton import UNDESCRIBED, Array, Data, Described, Message, char, decimal32, decimal128, ulong
 from proton.handlers import MessagingHandler
 from proton.reactor import Container
 
@@ -25,6 +26,8 @@ class Send(MessagingHandler):
             Message(body=char(u"\u20ac")),
             Message(body=u"middle"),
             Message(body=decimal128(bytes(range(1, 17)))),
+            Message(body=Array(UNDESCRIBED, Data.LIST, [1])),
+            Message(body=Described(ulong(0x24), [])),
             Message(body=u"after", properties={u"c": char(u"x"), u"d": decimal32(7)}),
         ]
         self.sent = 0

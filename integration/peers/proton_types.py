@@ -74,12 +74,15 @@ ROWS = [
     ("array-char", Array(UNDESCRIBED, Data.CHAR, char(u"a"), char(u"\u20ac")), False, BOTH),
     ("array-decimal32", Array(UNDESCRIBED, Data.DECIMAL32, decimal32(1),
                               decimal32(0x22500007)), False, BOTH),
-    # amq has no Go type for a described value, nor a Go value that encodes
-    # as an array of ubyte ([]uint8 is binary): these rows go from Python to
-    # Go only.
-    ("described", Described(symbol(u"x-amq:thing"), u"v"), False, ("send",)),
-    ("described-char", Described(ulong(0x123), char(u"z")), False, ("send",)),
-    ("array-ubyte", Array(UNDESCRIBED, Data.UBYTE, ubyte(1), ubyte(2)), False, ("send",)),
+    ("described", Described(symbol(u"x-amq:thing"), u"v"), False, BOTH),
+    ("described-char", Described(ulong(0x123), char(u"z")), False, BOTH),
+    # Described by one of AMQP's own descriptors (accepted): go-amqp alone
+    # would decode it as its own outcome type.
+    ("described-amqp", Described(ulong(0x24), []), False, BOTH),
+    ("array-ubyte", Array(UNDESCRIBED, Data.UBYTE, ubyte(1), ubyte(2)), False, BOTH),
+    # Arrays go-amqp alone cannot decode at all.
+    ("array-list", Array(UNDESCRIBED, Data.LIST, [1], [u"x", symbol(u"s")]), False, BOTH),
+    ("array-described", Array(symbol(u"x:pt"), Data.INT, int32(1), int32(2)), False, BOTH),
 ]
 
 ROW = dict((r[0], r) for r in ROWS)

@@ -1,8 +1,12 @@
 // Package typefix lets go-amqp v1.7 carry the AMQP types it cannot decode
-// or encode: char (0x73) and decimal32/64/128 (0x74, 0x84, 0x94). go-amqp's
-// decoder answers "not implemented" and detaches the receiving link with
-// amqp:internal-error, so one such message from a Proton or JMS sender
-// stops a Go consumer for good (the broker redelivers it). go-amqp is not
+// or encode: char (0x73) and decimal32/64/128 (0x74, 0x84, 0x94), arrays of
+// lists, arrays, described values or nulls, and values described by AMQP's
+// own descriptors. go-amqp's decoder answers "not implemented" and detaches
+// the receiving link with amqp:internal-error, so one such message from a
+// Proton or JMS sender stops a Go consumer for good (the broker redelivers
+// it). It also keeps the type of symbol values, which go-amqp hands out as
+// strings, and gives described values and arrays of ubyte exported types
+// (Described, Array) in place of go-amqp's internal ones. go-amqp is not
 // forked: the fix sits in the net.Conn under it.
 //
 // # Wiring
@@ -16,10 +20,8 @@
 //
 // When converting a received go-amqp message, pass every value (body,
 // sequence, application-properties values, annotations, footer,
-// message-id, correlation-id) through Restore. When sending, replace
-// every char or decimal value (codec.Char, codec.Decimal32/64/128, slices
-// and codec.Array of them) with Placeholder(v) before giving the message
-// to go-amqp.
+// message-id, correlation-id) through Restore. When sending, pass every
+// value through ToWire before giving the message to go-amqp.
 //
 // # Placeholders
 //
@@ -34,6 +36,16 @@
 //	array of decimal32   amq:decimal32-array:v1   string: 8 hex digits per element
 //	array of decimal64   amq:decimal64-array:v1   string: 16 hex digits per element
 //	array of decimal128  amq:decimal128-array:v1  string: 32 hex digits per element
+//	symbol               amq:sym                  the symbol itself
+//	anything else        amq:raw:v1               string: the value's AMQP encoding in hex
+//
+// Incoming, "amq:sym" wraps symbols in value positions (not map keys, not
+// in the header and properties sections, whose fields go-amqp decodes
+// itself) and "amq:raw:v1" the arrays go-amqp has no decoder for and the
+// values described by AMQP's own descriptors (domain 0, ids below 256);
+// Restore decodes a raw placeholder with the project's codec. Outgoing,
+// ToWire sends an Array as a raw placeholder and a Described as go-amqp's
+// own described value.
 //
 // The mapping is lossless both ways. Every placeholder value is hashable:
 // go-amqp builds Go maps from AMQP maps, and a placeholder may be a key;
@@ -47,7 +59,7 @@
 //
 // # The rewriting
 //
-// Incoming transfers whose message contains a char or decimal anywhere
+// Incoming transfers whose message contains any of those values anywhere
 // (including inside lists, maps, arrays of maps and described values) are
 // re-encoded with placeholders; outgoing transfers carrying placeholders
 // are re-encoded with the real types. Only the affected values and the
@@ -56,8 +68,8 @@
 // detection walks the encoding structurally, skipping strings and binaries
 // by their length, so it has no false positives and allocates nothing: a
 // transfer without those types passes unchanged (about 110 ns for a
-// 100-byte message). go-amqp decodes no array of lists, of arrays or of
-// described elements, so the chars and decimals in those are left alone.
+// 100-byte message). An array go-amqp cannot decode travels whole in a
+// raw placeholder, whatever it contains.
 //
 // A session counts transfer frames (§2.5.6), so a delivery keeps its
 // number of frames: the frames of a multi-frame delivery are held back
@@ -83,7 +95,9 @@
 // — the worst case is an empty decimal128 array, 4 bytes (e0 02 00 94)
 // becoming 28 (00 a3 17 "amq:decimal128-array:v1" a1 00); a char grows
 // 5 → 19 bytes, a decimal32 5 → 24, a decimal64 9 → 28, a decimal128
-// 17 → 54; a list or map header widened from 8 to 32 bits grows 3 → 9 —
+// 17 → 54; an empty symbol 2 → 12 (hence the short "amq:sym"); a raw
+// value of n >= 4 bytes to 2n+15; a list or map header widened from 8 to
+// 32 bits grows 3 → 9 —
 // and every other byte is kept (TestGrowthBound checks each case). A
 // peer frame holds at most M/8 bytes (M: go-amqp's max-frame-size)
 // including its header and performative of h bytes, so its payload

@@ -3,6 +3,7 @@ package typefix
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"maps"
 	"reflect"
 	"sync"
 
@@ -39,6 +40,16 @@ const (
 	// DescriptorDecimal128Array: an array of decimal128; the value is a
 	// string of hex digits, 32 per element.
 	DescriptorDecimal128Array = "amq:decimal128-array:v1"
+	// DescriptorSymbol: a symbol in a value position, which go-amqp would
+	// decode as a plain string; the value is the symbol itself. The name
+	// is short because it is added to every symbol (see the headroom
+	// proof in the package documentation).
+	DescriptorSymbol = "amq:sym"
+	// DescriptorRaw: any value go-amqp cannot decode or encode (arrays of
+	// lists, maps of arrays, described elements or nulls; values described
+	// by AMQP's own descriptors); the value is a string of hex digits, the
+	// value's AMQP encoding.
+	DescriptorRaw = "amq:raw:v1"
 )
 
 // kind identifies one of the eight placeholders.
@@ -54,6 +65,8 @@ const (
 	kindDec32Array
 	kindDec64Array
 	kindDec128Array
+	kindSymbol
+	kindRaw
 )
 
 var kindNames = [...]string{
@@ -65,13 +78,15 @@ var kindNames = [...]string{
 	kindDec32Array:  DescriptorDecimal32Array,
 	kindDec64Array:  DescriptorDecimal64Array,
 	kindDec128Array: DescriptorDecimal128Array,
+	kindSymbol:      DescriptorSymbol,
+	kindRaw:         DescriptorRaw,
 }
 
 func kindOf(name string) kind {
-	if len(name) < 11 || name[:4] != "amq:" {
+	if len(name) < len(DescriptorSymbol) || name[:4] != "amq:" {
 		return kindNone
 	}
-	for k := kindChar; k <= kindDec128Array; k++ {
+	for k := kindChar; k <= kindRaw; k++ {
 		if kindNames[k] == name {
 			return k
 		}
@@ -117,18 +132,25 @@ var goAMQP struct {
 	filterType reflect.Type
 }
 
-func newDescribed(name string, value any) any {
+// newDescribed returns go-amqp's described value with the given descriptor
+// (a string or amqp.Symbol for a symbol, a uint64) and value.
+func newDescribed(descriptor any, value any) any {
 	goAMQP.once.Do(func() {
 		goAMQP.filterType = reflect.TypeOf(amqp.NewLinkFilter("", 0, nil)).In(0)
 	})
-	f := amqp.NewLinkFilter(name, 0, value)
+	if s, ok := descriptor.(string); ok {
+		descriptor = amqp.Symbol(s)
+	}
+	f := amqp.NewLinkFilter("", 0, value)
 	m := reflect.MakeMapWithSize(goAMQP.filterType, 1)
 	reflect.ValueOf(f).Call([]reflect.Value{m})
 	it := m.MapRange()
 	if !it.Next() {
 		return nil
 	}
-	return it.Value().Interface()
+	d := it.Value() // a *encoding.DescribedType
+	d.Elem().FieldByName("Descriptor").Set(reflect.ValueOf(&descriptor).Elem())
+	return d.Interface()
 }
 
 // Placeholder returns the value to give go-amqp in place of v so that the
@@ -231,12 +253,14 @@ func CharPlaceholder(r rune) any {
 	return p
 }
 
-// Restore undoes the placeholders in a value decoded by go-amqp: every
+// Restore turns a value decoded by go-amqp into amq's type map. Every
 // described value (go-amqp's internal DescribedType, by value or pointer)
 // whose descriptor is one of the Descriptor constants and whose value is
-// well formed becomes what codec.Unmarshal returns for the original: a
-// codec.Char, codec.Decimal32, codec.Decimal64, codec.Decimal128, a
-// []codec.Char, []codec.Decimal32, []codec.Decimal64 or []codec.Decimal128.
+// well formed becomes the original value: a codec.Char, codec.Decimal32,
+// codec.Decimal64, codec.Decimal128, a []codec.Char, []codec.Decimal32,
+// []codec.Decimal64 or []codec.Decimal128, an amqp.Symbol, or (raw) what
+// fromCodec makes of the encoded value. Every other described value
+// becomes a Described, and go-amqp's ArrayUByte an Array of uint8.
 // Restore looks inside []any, map[any]any (and amqp.Annotations),
 // map[string]any, []map[any]any and the values of other described values.
 // A container that holds a placeholder is copied, never modified: v itself
@@ -276,10 +300,7 @@ func restore(v any, depth int) (any, bool) {
 		for k, e := range x {
 			if r, ch := restore(e, depth+1); ch {
 				if out == nil {
-					out = make(map[string]any, len(x))
-					for k2, e2 := range x {
-						out[k2] = e2
-					}
+					out = maps.Clone(x)
 				}
 				out[k] = r
 			}
@@ -344,44 +365,70 @@ func goAMQPDescribed(t reflect.Type) bool {
 
 func restoreDescribed(v any, depth int) (any, bool) {
 	rv := reflect.ValueOf(v)
-	ptr := false
 	if rv.Kind() == reflect.Pointer {
 		if rv.IsNil() {
 			return v, false
 		}
-		rv, ptr = rv.Elem(), true
+		rv = rv.Elem()
+	}
+	if goAMQPUbyteArray(rv.Type()) {
+		a := Array{Values: make([]any, rv.Len())}
+		for i := range a.Values {
+			a.Values[i] = uint8(rv.Index(i).Uint())
+		}
+		return a, true
 	}
 	if !goAMQPDescribed(rv.Type()) {
 		return v, false
 	}
-	desc, val := rv.FieldByName("Descriptor"), rv.FieldByName("Value")
-	var name string
-	if d := desc.Elem(); d.IsValid() && d.Kind() == reflect.String {
-		name = d.String()
+	desc, val := rv.FieldByName("Descriptor").Elem(), rv.FieldByName("Value")
+	var d any
+	if desc.IsValid() {
+		d = desc.Interface()
 	}
-	if k := kindOf(name); k != kindNone {
-		if r, ok := fromPlaceholderValue(k, val.Interface()); ok {
-			return r, true
+	if desc.IsValid() && desc.Kind() == reflect.String {
+		name := desc.String()
+		if k := kindOf(name); k != kindNone {
+			if r, ok := fromPlaceholderValue(k, val.Interface()); ok {
+				return r, true
+			}
 		}
-		return v, false
+		d = amqp.Symbol(name)
 	}
-	inner, ch := restore(val.Interface(), depth+1)
-	if !ch {
-		return v, false
-	}
-	nv := reflect.New(rv.Type())
-	nv.Elem().FieldByName("Descriptor").Set(desc)
-	nv.Elem().FieldByName("Value").Set(reflect.ValueOf(&inner).Elem())
-	if ptr {
-		return nv.Interface(), true
-	}
-	return nv.Elem().Interface(), true
+	inner, _ := restore(val.Interface(), depth+1)
+	return Described{Descriptor: d, Value: inner}, true
+}
+
+// goAMQPUbyteArray reports whether t is go-amqp's ArrayUByte (what it
+// decodes an array of ubyte into).
+func goAMQPUbyteArray(t reflect.Type) bool {
+	return t.Kind() == reflect.Slice && t.Name() == "ArrayUByte" &&
+		t.PkgPath() == "github.com/Azure/go-amqp/internal/encoding"
 }
 
 // fromPlaceholderValue turns the value of a placeholder of kind k, as go-amqp
 // decoded it, into the codec value it stands for.
 func fromPlaceholderValue(k kind, v any) (any, bool) {
 	switch k {
+	case kindSymbol:
+		if s, ok := v.(string); ok {
+			return amqp.Symbol(s), true
+		}
+		return nil, false
+	case kindRaw:
+		s, ok := v.(string)
+		if !ok {
+			return nil, false
+		}
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			return nil, false
+		}
+		cv, n, err := codec.Unmarshal(b)
+		if err != nil || n != len(b) {
+			return nil, false
+		}
+		return fromCodec(cv, 0), true
 	case kindChar:
 		if u, ok := v.(uint32); ok {
 			return codec.Char(u), true

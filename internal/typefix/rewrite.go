@@ -15,6 +15,8 @@ const maxDepth = 100
 // AMQP format codes used by the walker (§1.6).
 const (
 	cDescribed  = 0x00
+	cNull       = 0x40
+	cList0      = 0x45
 	cUint       = 0x70
 	cSmallUint  = 0x52
 	cUint0      = 0x43
@@ -88,15 +90,23 @@ func realKind(c byte) kind {
 }
 
 // rewriter walks AMQP-encoded values. Incoming (toReal false) it replaces
-// char and decimal values, and arrays of them, with placeholders; outgoing
-// (toReal true) it replaces placeholders with the real encodings. With emit
-// false it only counts what it would replace (hits) and allocates nothing.
+// what go-amqp cannot decode, or decodes into another type, with
+// placeholders: char and decimal values and arrays of them, symbols in
+// value positions, arrays of elements go-amqp has no decoder for, values
+// described by AMQP's own descriptors; outgoing (toReal true) it replaces
+// placeholders with the real encodings. With emit false it only counts
+// what it would replace (hits) and allocates nothing.
 type rewriter struct {
 	toReal bool
 	emit   bool
 	out    []byte
 	hits   int
 	depth  int
+	// syms: a symbol here is a value that go-amqp would hand out as a
+	// string, so it gets a placeholder. Not in the header and properties
+	// sections (go-amqp decodes those fields itself: content-type is a
+	// symbol) and not as a map key (annotation keys are symbols).
+	syms bool
 }
 
 // rewritePayload rewrites a message payload (a sequence of encoded
@@ -123,13 +133,43 @@ func needsRewrite(src []byte, toReal bool) bool {
 
 func (w *rewriter) all(src []byte) error {
 	for off := 0; off < len(src); {
-		n, err := w.value(src, off)
+		n, err := w.section(src, off)
 		if err != nil {
 			return err
 		}
 		off = n
 	}
 	return nil
+}
+
+// Descriptor codes of the message sections (§3.2) whose fields go-amqp
+// decodes itself.
+const (
+	sectionHeader     = 0x70
+	sectionProperties = 0x73
+)
+
+// section processes one section of a message: a value described by one of
+// AMQP's own descriptors, which go-amqp decodes, so the descriptor is kept.
+func (w *rewriter) section(src []byte, off int) (int, error) {
+	if off >= len(src) || src[off] != cDescribed {
+		w.syms = !w.toReal
+		return w.value(src, off)
+	}
+	d, err := skipValue(src, off+1, 0)
+	if err != nil {
+		return 0, err
+	}
+	code := uint64(1 << 63) // not a section
+	switch src[off+1] {
+	case cSmallUlong:
+		code = uint64(src[off+2])
+	case cUlong:
+		code = binary.BigEndian.Uint64(src[off+2:])
+	}
+	w.syms = !w.toReal && code != sectionHeader && code != sectionProperties
+	w.copy(src[off:d])
+	return w.value(src, d)
 }
 
 func (w *rewriter) copy(b []byte) {
@@ -167,6 +207,20 @@ func (w *rewriter) value(src []byte, off int) (int, error) {
 		w.hits++
 		if w.emit {
 			w.out = appendPlaceholder(w.out, realKind(c), src[off+1:end])
+		}
+		return end, nil
+	case cSym8, cSym32:
+		if !w.syms {
+			break
+		}
+		end, err := skipPrimitive(src, off)
+		if err != nil {
+			return 0, err
+		}
+		w.hits++
+		if w.emit {
+			w.out = append(w.out, cDescribed, cSym8, byte(len(DescriptorSymbol)))
+			w.out = append(append(w.out, DescriptorSymbol...), src[off:end]...)
 		}
 		return end, nil
 	case cList8, cMap8, cList32, cMap32:
@@ -229,7 +283,7 @@ func skipValue(src []byte, off, depth int) (int, error) {
 	if widths[c] != wCompound {
 		return skipPrimitive(src, off)
 	}
-	_, _, end, err := compoundHeader(src, off+1, c >= cList32)
+	_, _, end, err := compoundHeader(src, off+1, c == cList32 || c == cMap32 || c == cArray32)
 	return end, err
 }
 
@@ -275,8 +329,38 @@ func (w *rewriter) described(src []byte, off int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if !w.toReal && amqpDescriptor(src[off+1:d]) {
+		// go-amqp decodes a value described by one of AMQP's own
+		// descriptors as its own type, or fails ("not implemented").
+		return w.raw(src, off)
+	}
 	w.copy(src[off:d])
 	return w.value(src, d)
+}
+
+// amqpDescriptor reports whether the encoded descriptor d is one of AMQP's
+// own (domain 0, ids below 256: performatives, delivery states, sections...).
+func amqpDescriptor(d []byte) bool {
+	switch d[0] {
+	case cSmallUlong:
+		return true
+	case cUlong:
+		return len(d) == 9 && binary.BigEndian.Uint64(d[1:]) <= 0xff
+	}
+	return false
+}
+
+// raw replaces the value at src[off:] with a raw placeholder.
+func (w *rewriter) raw(src []byte, off int) (int, error) {
+	end, err := skipValue(src, off, w.depth)
+	if err != nil {
+		return 0, err
+	}
+	w.hits++
+	if w.emit {
+		w.out = appendPlaceholder(w.out, kindRaw, src[off:end])
+	}
+	return end, nil
 }
 
 // placeholderAt returns the kind of the placeholder descriptor at src[p:]
@@ -301,7 +385,7 @@ func placeholderAt(src []byte, p int) (kind, int) {
 	default:
 		return kindNone, 0
 	}
-	if n < 11 || n > 32 || start+n > len(src) {
+	if n < len(DescriptorSymbol) || n > 32 || start+n > len(src) {
 		return kindNone, 0
 	}
 	return kindOf(string(src[start : start+n])), start + n
@@ -315,6 +399,20 @@ func (w *rewriter) realValue(k kind, src []byte, v int) (end int, ok bool) {
 	}
 	c := src[v]
 	switch k {
+	case kindSymbol:
+		if c != cSym8 && c != cSym32 && c != cStr8 && c != cStr32 {
+			return 0, false
+		}
+		end, err := skipPrimitive(src, v)
+		if err != nil {
+			return 0, false
+		}
+		if w.emit {
+			w.out = append(append(w.out, c|0x02), src[v+1:end]...) // str → sym
+		}
+		return end, true
+	case kindRaw:
+		return w.realRaw(src, v)
 	case kindChar, kindDec32:
 		var u uint32
 		switch c {
@@ -361,16 +459,9 @@ func (w *rewriter) realValue(k kind, src []byte, v int) (end int, ok bool) {
 		return end, true
 	}
 	// decimal128 and the arrays: a string of hex digits.
-	if c != cStr8 && c != cStr32 {
+	digits, end, ok := hexString(src, v)
+	if !ok {
 		return 0, false
-	}
-	end, err := skipPrimitive(src, v)
-	if err != nil {
-		return 0, false
-	}
-	digits := src[v+2 : end]
-	if c == cStr32 {
-		digits = src[v+5 : end]
 	}
 	wd := k.elemWidth()
 	if len(digits)%(2*wd) != 0 || (k == kindDec128 && len(digits) != 32) || !isHex(digits) {
@@ -397,6 +488,44 @@ func (w *rewriter) realValue(k kind, src []byte, v int) (end int, ok bool) {
 	w.out = append(w.out, make([]byte, n)...)
 	_, _ = hex.Decode(w.out[at:], digits)
 	return end, true
+}
+
+// realRaw appends the value encoded in the hex digits of the string at
+// src[v:], the value of a raw placeholder.
+func (w *rewriter) realRaw(src []byte, v int) (end int, ok bool) {
+	digits, end, ok := hexString(src, v)
+	if !ok || len(digits) == 0 || len(digits)%2 != 0 {
+		return 0, false
+	}
+	at := len(w.out)
+	w.out = append(w.out, make([]byte, len(digits)/2)...)
+	_, _ = hex.Decode(w.out[at:], digits)
+	if n, err := skipValue(w.out[at:], 0, 0); err != nil || n != len(w.out)-at {
+		w.out = w.out[:at]
+		return 0, false
+	}
+	if !w.emit {
+		w.out = w.out[:at]
+	}
+	return end, true
+}
+
+// hexString returns the text of the string at src[v:] if it is all hex
+// digits, and where the string ends.
+func hexString(src []byte, v int) (digits []byte, end int, ok bool) {
+	c := src[v]
+	if c != cStr8 && c != cStr32 {
+		return nil, 0, false
+	}
+	end, err := skipPrimitive(src, v)
+	if err != nil {
+		return nil, 0, false
+	}
+	digits = src[v+2 : end]
+	if c == cStr32 {
+		digits = src[v+5 : end]
+	}
+	return digits, end, isHex(digits)
 }
 
 func isHex(b []byte) bool {
@@ -439,7 +568,7 @@ func (w *rewriter) compound(src []byte, off int) (int, error) {
 	if w.emit {
 		w.out = append(w.out, c)
 	}
-	end, widened, err := w.body(src, off+1, c >= cList32, false)
+	end, widened, err := w.body(src, off+1, c >= cList32, false, c == cMap8 || c == cMap32)
 	if err != nil {
 		return 0, err
 	}
@@ -454,7 +583,7 @@ func (w *rewriter) compound(src []byte, off int) (int, error) {
 // the same form unless force32, or unless an 8-bit body no longer fits in
 // 8 bits (widened: the caller fixes the constructor). A body whose elements
 // need no rewriting is copied as it is.
-func (w *rewriter) body(src []byte, p int, wide, force32 bool) (end int, widened bool, err error) {
+func (w *rewriter) body(src []byte, p int, wide, force32, isMap bool) (end int, widened bool, err error) {
 	count, content, end, err := compoundHeader(src, p, wide)
 	if err != nil {
 		return 0, false, err
@@ -477,11 +606,14 @@ func (w *rewriter) body(src []byte, p int, wide, force32 bool) (end int, widened
 	}
 	sub := src[:end]
 	q := content
-	for range count {
+	syms := w.syms
+	for i := range count {
+		w.syms = syms && !(isMap && i%2 == 0)
 		if q, err = w.value(sub, q); err != nil {
 			return 0, false, err
 		}
 	}
+	w.syms = syms
 	if q != end {
 		return 0, false, errMalformed
 	}
@@ -508,9 +640,9 @@ func (w *rewriter) body(src []byte, p int, wide, force32 bool) (end int, widened
 }
 
 // array processes an array. Arrays of char or decimal become placeholders
-// (incoming); the maps in arrays of maps are walked. go-amqp v1.7 decodes
-// no other array that could hold a char or decimal (no arrays of lists,
-// arrays, or described elements), so those are copied as they are.
+// (incoming), and so do the arrays go-amqp v1.7 has no decoder for (lists,
+// arrays, described elements, nulls: a raw placeholder); the maps in
+// arrays of maps are walked. Other arrays hold nothing to rewrite.
 func (w *rewriter) array(src []byte, off int) (int, error) {
 	wide := src[off] == cArray32
 	count, content, end, err := compoundHeader(src, off+1, wide)
@@ -522,6 +654,13 @@ func (w *rewriter) array(src []byte, off int) (int, error) {
 	}
 	ctor := src[content]
 	switch ctor {
+	case cNull, cList0, cList8, cList32, cArray8, cArray32, cDescribed:
+		// go-amqp v1.7 has no decoder for these arrays ("array decoding
+		// not implemented").
+		if w.toReal {
+			break
+		}
+		return w.raw(src, off)
 	case cChar, cDec32, cDec64, cDec128:
 		if w.toReal {
 			break
@@ -551,7 +690,7 @@ func (w *rewriter) array(src []byte, off int) (int, error) {
 			if q >= end {
 				return 0, errMalformed
 			}
-			if q, _, err = w.body(sub, q, ctor == cMap32, true); err != nil {
+			if q, _, err = w.body(sub, q, ctor == cMap32, true, true); err != nil {
 				return 0, err
 			}
 		}

@@ -161,9 +161,7 @@ func TestRestore(t *testing.T) {
 	check("body d128 empty array", body[6], []codec.Decimal128{})
 	check("body char empty array", body[7], []codec.Char{})
 	check("body array of maps", body[8], []map[any]any{{"a": codec.Char('z')}, {"b": int32(1)}})
-	if r := reflect.ValueOf(body[9]); !goAMQPDescribed(r.Type()) || r.Field(1).Interface() != codec.Char('w') {
-		t.Errorf("described wrapper: %#v", body[9])
-	}
+	check("described wrapper", body[9], Described{Descriptor: amqp.Symbol("com.example:wrapped"), Value: codec.Char('w')})
 	if l, _ := body[10].([]any); len(l) != 60 || l[59] != codec.Char('a'+59%26) {
 		t.Errorf("long list: %#v", body[10])
 	}
@@ -280,6 +278,8 @@ func TestGrowthBound(t *testing.T) {
 		[]codec.Char{'a'}, codec.Array{Elem: codec.TypeDecimal128, Values: []any{d128}},
 		codec.List{codec.Char(1)}, codec.Map{{Key: codec.Char(1), Value: codec.Char(2)}},
 		codec.Array{Elem: codec.TypeMap32, Values: []any{codec.Map{{Key: codec.Char(1), Value: nil}}}},
+		codec.Symbol(""), codec.Symbol("a"), codec.Array{Elem: codec.TypeNull}, codec.Array{Elem: codec.TypeList0},
+		codec.List{codec.Described{Descriptor: uint64(0x24), Value: codec.List{}}},
 	} {
 		b, err := codec.Marshal(v)
 		if err != nil {
