@@ -194,29 +194,41 @@ func (t *tracing) startSettle(d *Delivery, op string) trace.Span {
 type messageCarrier struct{ m *amqp.Message }
 
 func (mc messageCarrier) Get(key string) string {
-	if v, ok := annotation(mc.m.Annotations, key).(string); ok {
+	if v, ok := asString(annotation(mc.m.Annotations, key)); ok {
 		return v
 	}
-	if v, ok := mc.m.ApplicationProperties[key].(string); ok {
+	if v, ok := asString(mc.m.ApplicationProperties[key]); ok {
 		return v
 	}
 	switch q := annotation(mc.m.Annotations, qpidTraceAnnotation).(type) {
 	case map[string]any:
-		if v, ok := q[key].(string); ok {
+		if v, ok := asString(q[key]); ok {
 			return v
 		}
 	case map[any]any:
 		for _, k := range []any{key, Symbol(key)} {
-			if v, ok := q[k].(string); ok {
+			if v, ok := asString(q[k]); ok {
 				return v
 			}
 		}
 	case map[Symbol]any:
-		if v, ok := q[Symbol(key)].(string); ok {
+		if v, ok := asString(q[Symbol(key)]); ok {
 			return v
 		}
 	}
 	return ""
+}
+
+// asString returns a string or symbol value as it was decoded by go-amqp
+// (a symbol value arrives in its amq:sym placeholder).
+func asString(v any) (string, bool) {
+	switch x := fromWire(v).(type) {
+	case string:
+		return x, true
+	case Symbol:
+		return string(x), true
+	}
+	return "", false
 }
 
 func (mc messageCarrier) Set(string, string) {}

@@ -117,24 +117,29 @@ func TestTracingOutcomes(t *testing.T) {
 
 func TestTracingContinuesProtonContext(t *testing.T) {
 	// A producer that only writes Proton's annotation, as Proton's tracing
-	// does, is continued by the consumer.
-	b := amqtest.NewBroker(t)
-	plain := dial(t, b.URL(), nil)
-	ctx := testCtx(t)
+	// does, is continued by the consumer, whether the trace parent is a
+	// string or a symbol.
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	m := amq.NewMessage("from proton").SetTo("proton")
-	m.Annotations = map[string]any{"x-opt-qpid-tracestate": map[string]any{"traceparent": traceparent}}
-	require.NoError(t, plain.Send(ctx, m))
+	for name, value := range map[string]any{"string": traceparent, "symbol": amq.Symbol(traceparent)} {
+		t.Run(name, func(t *testing.T) {
+			b := amqtest.NewBroker(t)
+			plain := dial(t, b.URL(), nil)
+			ctx := testCtx(t)
+			m := amq.NewMessage("from proton").SetTo("proton")
+			m.Annotations = map[string]any{"x-opt-qpid-tracestate": map[string]any{"traceparent": value}}
+			require.NoError(t, plain.Send(ctx, m))
 
-	c, rec := tracedClient(t, b.URL())
-	r, err := c.NewReceiver(ctx, "proton", nil)
-	require.NoError(t, err)
-	d, err := r.Receive(ctx)
-	require.NoError(t, err)
-	require.NoError(t, d.Accept(ctx))
-	process := spanNamed(t, rec, "process proton")
-	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", process.SpanContext().TraceID().String())
-	assert.Equal(t, "00f067aa0ba902b7", process.Parent().SpanID().String())
+			c, rec := tracedClient(t, b.URL())
+			r, err := c.NewReceiver(ctx, "proton", nil)
+			require.NoError(t, err)
+			d, err := r.Receive(ctx)
+			require.NoError(t, err)
+			require.NoError(t, d.Accept(ctx))
+			process := spanNamed(t, rec, "process proton")
+			assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", process.SpanContext().TraceID().String())
+			assert.Equal(t, "00f067aa0ba902b7", process.Parent().SpanID().String())
+		})
+	}
 }
 
 func TestTracingOffAddsNothing(t *testing.T) {
