@@ -1,7 +1,9 @@
 package amq_test
 
 import (
+	"bytes"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +47,11 @@ func TestTypeMapRoundTrip(t *testing.T) {
 		{"float +Inf", float32(math.Inf(1)), true},
 		{"double", math.MaxFloat64, true},
 		{"double -Inf", math.Inf(-1), true},
+		{"float max", float32(math.MaxFloat32), true},
+		{"float smallest", float32(math.SmallestNonzeroFloat32), true},
+		{"double smallest", math.SmallestNonzeroFloat64, true},
+		{"ulong zero", uint64(0), true},
+		{"long min", int64(math.MinInt64), true},
 		{"char", amq.Char('€'), true},
 		{"decimal32", amq.Decimal32{0x22, 0x50, 0, 0x07}, true},
 		{"decimal64", amq.Decimal64{0x22, 0x38, 0, 0, 0, 0, 0, 0x2a}, true},
@@ -58,6 +65,9 @@ func TestTypeMapRoundTrip(t *testing.T) {
 		{"binary (not UTF-8)", []byte{0xff, 0xfe, 0x00, 0x80}, true},
 		{"string", "grüße, 世界", true},
 		{"empty string", "", true},
+		{"long string", strings.Repeat("é", 100_000), true},
+		{"long binary", bytes.Repeat([]byte{0, 0xff}, 50_000), true},
+		{"deep nesting", []any{map[string]any{"l": []any{[]int16{-1, 1}, map[any]any{int32(1): []any{amq.Decimal32{1}, amq.Symbol("s")}}}}}, false},
 		{"list", []any{int64(1), "two", amq.Char('3'), []any{true}}, false},
 		{"empty list", []any(nil), false}, // go-amqp decodes an empty list as a nil []any
 		{"map", map[string]any{"k": amq.Decimal64{1}, "nested": map[string]any{"x": int32(1)}}, false},
