@@ -60,6 +60,9 @@ type Conn struct {
 	mu        sync.Mutex
 	opened    bool // open exchanged, writer running
 	closeSent bool
+	// closeErr is the reason of a close asked for during the handshake,
+	// sent once the open exchange allows it.
+	closeErr  *codec.Error
 	ended     bool
 	err       error
 	sessions  map[uint16]*session // by the peer's channel
@@ -146,9 +149,13 @@ func (c *Conn) closeWithLocked(e *codec.Error) {
 	}
 	c.closeSent = true
 	if !c.opened {
-		// Still in the handshake: nothing to say to the peer in AMQP
-		// terms; the handshake fails on the closed socket.
-		c.nc.Close()
+		// Still in the handshake. Closing the socket here would lose the
+		// reason when our open is already on its way (the peer sees it,
+		// then EOF): interrupt a read in progress instead. The handshake
+		// then fails and the teardown closes the socket, or the open
+		// exchange, seeing closeSent, follows its open with our close.
+		c.closeErr = e
+		_ = c.nc.SetReadDeadline(time.Now())
 		return
 	}
 	c.log.Debug("amqp connection closing", "error", e)

@@ -201,6 +201,12 @@ func (c *Conn) openExchange() error {
 		if err != nil {
 			e = frameErrorCondition(err)
 		}
+		c.mu.Lock()
+		if c.closeSent {
+			// Our Close interrupted the read: that is the reason.
+			e, err = c.closingReason(), nil
+		}
+		c.mu.Unlock()
 		if !isEOF(err) {
 			_ = c.writeDirect(codec.FrameAMQP, ours)
 			_ = c.writeDirect(codec.FrameAMQP, &codec.Close{Error: e})
@@ -221,13 +227,23 @@ func (c *Conn) openExchange() error {
 		// Closed while handshaking: say so now that we can.
 		c.closeSent = false
 		c.opened = true
-		c.closeWithLocked(&codec.Error{Condition: codec.ErrCondConnectionForced, Description: "server closing"})
+		c.closeWithLocked(c.closingReason())
 		return nil
 	}
 	c.opened = true
 	c.log.Debug("amqp connection open", "container", c.remoteContainer, "user", c.user,
 		"max_frame", c.peerMaxFrame, "channel_max", c.channelMax, "peer_idle", c.peerIdle)
 	return nil
+}
+
+// closingReason is the reason given to a peer whose connection the server
+// closed while it was still being opened: the one asked for, or
+// connection-forced. c.mu must be held.
+func (c *Conn) closingReason() *codec.Error {
+	if c.closeErr != nil {
+		return c.closeErr
+	}
+	return &codec.Error{Condition: codec.ErrCondConnectionForced, Description: "server closing"}
 }
 
 func isEOF(err error) bool {
