@@ -1,6 +1,7 @@
 package amq_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,18 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestPortingGuideSnippetsCompile extracts every ```go block of
-// docs/porting-from-proton.md and compiles them against this module, so the
-// guide cannot drift from the API.
-func TestPortingGuideSnippetsCompile(t *testing.T) {
+// TestDocSnippetsCompile extracts every ```go block of the README and the
+// guides that have them and compiles them against this module, so the
+// documentation cannot drift from the API. A block that declares functions
+// or types is a file of its own; a block of statements (the README's tour)
+// becomes the body of a function.
+func TestDocSnippetsCompile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles a program: skipped with -short")
 	}
-	doc, err := os.ReadFile(filepath.Join("docs", "porting-from-proton.md"))
-	require.NoError(t, err)
-	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
-	require.NotEmpty(t, blocks)
-
 	var src strings.Builder
 	src.WriteString(`package snippets
 
@@ -46,9 +44,21 @@ var (
 )
 
 `)
-	for _, b := range blocks {
-		src.WriteString(b[1])
-		src.WriteString("\n")
+	topLevel := regexp.MustCompile(`^(//[^\n]*\n)*(func|type|var|const) `)
+	for _, name := range []string{"README.md", "docs/porting-from-proton.md", "docs/types.md"} {
+		doc, err := os.ReadFile(filepath.FromSlash(name))
+		require.NoError(t, err)
+		blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
+		require.NotEmpty(t, blocks, name)
+		for i, b := range blocks {
+			fmt.Fprintf(&src, "// %s, block %d\n", name, i+1)
+			if topLevel.MatchString(b[1]) {
+				src.WriteString(b[1])
+			} else {
+				fmt.Fprintf(&src, "func _() {\n%s}\n", b[1])
+			}
+			src.WriteString("\n")
+		}
 	}
 	root, err := os.Getwd()
 	require.NoError(t, err)
@@ -64,5 +74,5 @@ var (
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "the guide's snippets do not compile:\n%s\n--- source ---\n%s", out, src.String())
+	require.NoError(t, err, "the documentation's snippets do not compile:\n%s\n--- source ---\n%s", out, src.String())
 }
