@@ -2,6 +2,7 @@ package amq
 
 import (
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -10,8 +11,12 @@ import (
 // returns, and a flusher goroutine writes whatever has accumulated with one
 // system call. go-amqp writes every frame with its own Write; under load
 // the frames written while one system call is in progress go out together
-// in the next, which is what makes pipelined sending cheap. An idle
-// connection pays nothing: the flusher writes as soon as data arrives.
+// in the next, which is what makes pipelined sending cheap. Before it
+// writes, the flusher yields the processor while the buffer grows (see
+// gather), so that a burst of frames goes out in one system call rather
+// than the first frame alone. An idle connection pays nothing: with no
+// other goroutine ready to run, the flusher writes as soon as data
+// arrives.
 //
 // A Write that comes after a pause (writeThroughGap) goes straight to the
 // socket on the caller's goroutine instead: that is the one-message-at-a-
@@ -34,6 +39,53 @@ type coalescingConn struct {
 	last    time.Time
 	closing bool
 	done    chan struct{}
+
+	// go-amqp sets a write deadline before every frame it writes (30
+	// seconds ahead by default). The socket's is moved only when a write
+	// to it is about to happen and the asked-for one is a second past it,
+	// or at once when the new one is earlier: one timer update per flush
+	// at most, instead of one per frame.
+	deadline time.Time // the last write deadline asked for
+	applied  time.Time // the socket's write deadline
+}
+
+// deadlineSlack is how much earlier than asked the socket's write deadline
+// may be.
+const deadlineSlack = time.Second
+
+// SetWriteDeadline records t; see coalescingConn.deadline.
+func (c *coalescingConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	if !t.IsZero() && (c.applied.IsZero() || t.Before(c.applied)) {
+		// Earlier: it must hold for a write that may be in progress.
+		c.applied = t
+		return c.Conn.SetWriteDeadline(t)
+	}
+	return nil
+}
+
+// SetDeadline sets the read deadline on the socket and records the write
+// deadline.
+func (c *coalescingConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+// applyDeadlineLocked moves the socket's write deadline before a write to
+// it, if it lags the asked-for one by more than deadlineSlack (or the
+// asked-for one is none).
+func (c *coalescingConn) applyDeadlineLocked() {
+	d := c.deadline
+	if d.Equal(c.applied) || (!d.IsZero() && d.Sub(c.applied) < deadlineSlack) {
+		return
+	}
+	if c.Conn.SetWriteDeadline(d) == nil {
+		c.applied = d
+	}
 }
 
 // maxCoalesce bounds the buffered bytes; a Write past it waits for the
@@ -70,6 +122,7 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.last = now
 	if idle && !c.busy && len(c.buf) == 0 {
 		c.busy = true
+		c.applyDeadlineLocked()
 		c.mu.Unlock()
 		n, err := c.Conn.Write(p)
 		c.mu.Lock()
@@ -98,9 +151,15 @@ func (c *coalescingConn) flush() {
 			c.mu.Unlock()
 			return
 		}
+		c.gather()
+		if c.err != nil {
+			c.mu.Unlock()
+			return
+		}
 		out := c.buf
 		c.buf, c.spare = c.spare[:0], nil
 		c.busy = true
+		c.applyDeadlineLocked()
 		c.mu.Unlock()
 
 		_, err := c.Conn.Write(out)
@@ -114,6 +173,38 @@ func (c *coalescingConn) flush() {
 		c.cond.Broadcast()
 	}
 }
+
+// gather lets the goroutines that are ready to run write their frames
+// before the flusher takes the buffer: go-amqp hands each frame from the
+// link's goroutine to the session's to the connection's, and waking the
+// flusher puts it first in line on the processor, ahead of the frames
+// that are one hop away. Yielding while the buffer keeps growing turns a
+// system call per frame into one per burst (amqbench -window 1000 on the
+// embedded broker: about two writes per message before, one per five
+// messages after); with nothing else ready to run, Gosched returns at
+// once and the flush is not delayed. grpc-go's transport writer yields
+// the same way before flushing a small batch.
+func (c *coalescingConn) gather() {
+	for range maxGatherYields {
+		n := len(c.buf)
+		if n >= gatherEnough || c.closing {
+			return
+		}
+		c.mu.Unlock()
+		runtime.Gosched()
+		c.mu.Lock()
+		if len(c.buf) == n {
+			return
+		}
+	}
+}
+
+// maxGatherYields bounds the yields before a flush, and gatherEnough the
+// bytes worth waiting for: past it one write is already large.
+const (
+	maxGatherYields = 8
+	gatherEnough    = 64 << 10
+)
 
 // closeFlushTimeout bounds how long Close waits for buffered bytes to be
 // written to a peer that does not read them.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -102,4 +103,73 @@ func TestCoalescingConnWritesThroughAfterAPause(t *testing.T) {
 	rc.mu.Lock()
 	assert.Equal(t, "direct", string(rc.written))
 	rc.mu.Unlock()
+}
+
+// deadlineConn counts the write deadlines set on it.
+type deadlineConn struct {
+	recordConn
+	deadlines []time.Time
+}
+
+func (d *deadlineConn) SetWriteDeadline(t time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.deadlines = append(d.deadlines, t)
+	return nil
+}
+
+func TestCoalescingConnMovesTheWriteDeadlineOncePerSlack(t *testing.T) {
+	dc := &deadlineConn{}
+	cc := newCoalescingConn(dc)
+	defer cc.Close()
+	base := time.Now().Add(30 * time.Second)
+	// go-amqp's pattern: a deadline 30s ahead before every frame.
+	for i := range 100 {
+		require.NoError(t, cc.SetWriteDeadline(base.Add(time.Duration(i)*time.Millisecond)))
+		_, err := cc.Write([]byte("frame"))
+		require.NoError(t, err)
+	}
+	dc.mu.Lock()
+	assert.Equal(t, []time.Time{base}, dc.deadlines, "the first deadline only: the later ones are within the slack")
+	dc.mu.Unlock()
+
+	later := base.Add(2 * deadlineSlack)
+	require.NoError(t, cc.SetWriteDeadline(later))
+	earlier := base.Add(-time.Second)
+	require.NoError(t, cc.SetWriteDeadline(earlier)) // applied at once
+	dc.mu.Lock()
+	assert.Equal(t, []time.Time{base, earlier}, dc.deadlines)
+	dc.mu.Unlock()
+	require.NoError(t, cc.SetWriteDeadline(later))
+	cc.mu.Lock()
+	cc.last = time.Time{} // a pause: the next write goes straight to the socket
+	cc.mu.Unlock()
+	require.Eventually(t, func() bool {
+		cc.mu.Lock()
+		defer cc.mu.Unlock()
+		return !cc.busy && len(cc.buf) == 0
+	}, 10*time.Second, time.Millisecond, "the flusher is idle")
+	_, err := cc.Write([]byte("frame"))
+	require.NoError(t, err)
+	dc.mu.Lock()
+	assert.Equal(t, []time.Time{base, earlier, later}, dc.deadlines, "moved before the write")
+	dc.mu.Unlock()
+}
+
+func TestCoalescingConnWriteDeadlineFailsAStuckFlush(t *testing.T) {
+	client, server := net.Pipe() // nobody reads server: writes block
+	defer server.Close()
+	cc := newCoalescingConn(client)
+	defer cc.Close()
+	cc.mu.Lock()
+	cc.last = time.Now().Add(time.Hour) // no pause: buffered, written by the flusher
+	cc.mu.Unlock()
+	_, err := cc.Write([]byte("stuck"))
+	require.NoError(t, err)
+	require.NoError(t, cc.SetWriteDeadline(time.Now().Add(20*time.Millisecond)))
+	require.Eventually(t, func() bool {
+		_, err = cc.Write([]byte("next"))
+		return err != nil
+	}, 10*time.Second, time.Millisecond, "the flusher's timeout reaches a later Write")
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
 }

@@ -54,7 +54,7 @@ type ModifyOptions struct {
 // Accept tells the peer the message was processed: it is removed from its
 // queue. It blocks until the disposition is written.
 func (d *Delivery) Accept(ctx context.Context) error {
-	return d.settle(ctx, "accept", func(ctx context.Context) error { return d.link.AcceptMessage(ctx, d.am) })
+	return d.settle(ctx, "accept", nil) // nil: accept, without a closure per message
 }
 
 // Reject tells the peer the message is invalid and must not be redelivered
@@ -96,6 +96,8 @@ func (d *Delivery) Modify(ctx context.Context, opts *ModifyOptions) error {
 	return d.settle(ctx, "modify", func(ctx context.Context) error { return d.link.ModifyMessage(ctx, d.am, mo) })
 }
 
+// settle settles the delivery once, with do, or with an accept when do is
+// nil.
 func (d *Delivery) settle(ctx context.Context, op string, do func(context.Context) error) error {
 	if !d.settled.CompareAndSwap(false, true) {
 		return fmt.Errorf("amq: %s: %w", op, ErrAlreadySettled)
@@ -128,7 +130,12 @@ func outcomeOf(op string) string {
 }
 
 func (d *Delivery) disposition(ctx context.Context, op string, do func(context.Context) error) error {
-	err := do(ctx)
+	var err error
+	if do == nil {
+		err = d.link.AcceptMessage(ctx, d.am)
+	} else {
+		err = do(ctx)
+	}
 	if err == nil {
 		return nil
 	}
@@ -146,14 +153,14 @@ func (d *Delivery) disposition(ctx context.Context, op string, do func(context.C
 	return wrapErr(op, d.r.Address(), err)
 }
 
-// autoAccept accepts the delivery unless the application settled it.
+// autoAccept accepts the delivery unless the application settled it. The
+// disposition is bounded by the receiver's acceptCtx (see Receiver), not
+// by a timer of its own: this runs once per message.
 func (d *Delivery) autoAccept() {
 	if d.settled.Load() {
 		return
 	}
-	ctx, cancel := d.r.c.closeCtx(context.Background())
-	defer cancel()
-	if err := d.Accept(ctx); err != nil && !errors.Is(err, ErrAlreadySettled) {
+	if err := d.Accept(d.r.acceptCtx); err != nil && !errors.Is(err, ErrAlreadySettled) {
 		d.r.c.cfg.logger.Warn("amq: auto-accept failed", "address", d.r.Address(), "err", err)
 	}
 }

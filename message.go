@@ -108,7 +108,8 @@ func (m *Message) SetTo(address string) *Message { m.To = address; return m }
 // that cannot be sent (a Described without descriptor, an Array of mixed
 // types).
 func (m *Message) toAMQP() (*amqp.Message, error) {
-	am := &amqp.Message{}
+	w := &wireMessage{}
+	am := &w.am
 	var err error
 	if am.Annotations, err = mapToAnnotations("annotation", m.Annotations); err != nil {
 		return nil, err
@@ -131,9 +132,10 @@ func (m *Message) toAMQP() (*amqp.Message, error) {
 	switch b := body.(type) {
 	case []byte:
 		if m.BinaryAsValue {
-			am.Value = b
+			am.Value = body // already boxed: no copy of the slice header
 		} else {
-			am.Data = [][]byte{b}
+			w.data[0] = b
+			am.Data = w.data[:]
 		}
 	case DataSections:
 		am.Data = b
@@ -153,7 +155,8 @@ func (m *Message) toAMQP() (*amqp.Message, error) {
 		am.Value = b
 	}
 	if m.Durable || m.Priority != 0 || m.TTL != 0 || m.FirstAcquirer || m.DeliveryCount != 0 {
-		h := &amqp.MessageHeader{
+		h := &w.header
+		*h = amqp.MessageHeader{
 			Durable:       m.Durable,
 			Priority:      m.Priority,
 			TTL:           m.TTL,
@@ -166,33 +169,61 @@ func (m *Message) toAMQP() (*amqp.Message, error) {
 		am.Header = h
 	}
 	if m.hasProperties() {
-		p := &amqp.MessageProperties{
+		wp := &wireProperties{}
+		p := &wp.p
+		*p = amqp.MessageProperties{
 			MessageID:     m.ID,
 			UserID:        m.UserID,
 			CorrelationID: m.CorrelationID,
 		}
-		p.To = strPtr(m.To)
-		p.Subject = strPtr(m.Subject)
-		p.ReplyTo = strPtr(m.ReplyTo)
-		p.GroupID = strPtr(m.GroupID)
-		p.ReplyToGroupID = strPtr(m.ReplyToGroupID)
-		p.ContentType = strPtr(m.ContentType)
-		p.ContentEncoding = strPtr(m.ContentEncoding)
+		p.To = strIn(&wp.strs[0], m.To)
+		p.Subject = strIn(&wp.strs[1], m.Subject)
+		p.ReplyTo = strIn(&wp.strs[2], m.ReplyTo)
+		p.GroupID = strIn(&wp.strs[3], m.GroupID)
+		p.ReplyToGroupID = strIn(&wp.strs[4], m.ReplyToGroupID)
+		p.ContentType = strIn(&wp.strs[5], m.ContentType)
+		p.ContentEncoding = strIn(&wp.strs[6], m.ContentEncoding)
 		if !m.AbsoluteExpiryTime.IsZero() {
-			t := m.AbsoluteExpiryTime
-			p.AbsoluteExpiryTime = &t
+			wp.expiry = m.AbsoluteExpiryTime
+			p.AbsoluteExpiryTime = &wp.expiry
 		}
 		if !m.CreationTime.IsZero() {
-			t := m.CreationTime
-			p.CreationTime = &t
+			wp.created = m.CreationTime
+			p.CreationTime = &wp.created
 		}
 		if m.GroupSequence != 0 {
-			gs := m.GroupSequence
-			p.GroupSequence = &gs
+			wp.groupSeq = m.GroupSequence
+			p.GroupSequence = &wp.groupSeq
 		}
 		am.Properties = p
 	}
 	return am, nil
+}
+
+// wireMessage is a converted message with room for what its pointers
+// point at, and wireProperties its properties section with theirs: a
+// message converts with one allocation, or two with properties, instead
+// of one per part.
+type wireMessage struct {
+	am     amqp.Message
+	data   [1][]byte
+	header amqp.MessageHeader
+}
+
+type wireProperties struct {
+	p               amqp.MessageProperties
+	strs            [7]string
+	expiry, created time.Time
+	groupSeq        uint32
+}
+
+// strIn stores s in slot and points at it; nil for "" (field absent).
+func strIn(slot *string, s string) *string {
+	if s == "" {
+		return nil
+	}
+	*slot = s
+	return slot
 }
 
 func (m *Message) hasProperties() bool {
@@ -204,7 +235,15 @@ func (m *Message) hasProperties() bool {
 
 // messageFromAMQP converts a received go-amqp message.
 func messageFromAMQP(am *amqp.Message) *Message {
-	m := &Message{
+	m := new(Message)
+	m.fromAMQP(am)
+	return m
+}
+
+// fromAMQP sets m from a received go-amqp message; the receiver allocates
+// m together with its Delivery.
+func (m *Message) fromAMQP(am *amqp.Message) {
+	*m = Message{
 		Annotations:         fromWireMap(annotationsToMap(am.Annotations)),
 		DeliveryAnnotations: fromWireMap(annotationsToMap(am.DeliveryAnnotations)),
 		Footer:              fromWireMap(annotationsToMap(am.Footer)),
@@ -255,14 +294,6 @@ func messageFromAMQP(am *amqp.Message) *Message {
 			m.GroupSequence = *p.GroupSequence
 		}
 	}
-	return m
-}
-
-func strPtr(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 func deref(s *string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	amqp "github.com/Azure/go-amqp"
 	"github.com/google/uuid"
@@ -57,6 +58,12 @@ type Receiver struct {
 	pumpDone   chan struct{}
 	err        error // why the pump ended; written before pumpDone closes
 
+	// acceptCtx bounds auto-accepts: it ends ConnectOptions.CloseTimeout
+	// after the receiver starts ending, so that an accept stuck on a peer
+	// that reads nothing cannot hold Close up, without a timer per message.
+	acceptCtx    context.Context
+	acceptCancel context.CancelFunc
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -79,6 +86,7 @@ func (c *Client) NewReceiver(ctx context.Context, address string, opts *Receiver
 		deliveries: make(chan *Delivery),
 		pumpDone:   make(chan struct{}),
 	}
+	r.acceptCtx, r.acceptCancel = context.WithCancel(context.Background())
 	if r.name == "" {
 		r.name = "amq-receiver-" + uuid.NewString()
 	}
@@ -203,10 +211,17 @@ func (r *Receiver) pump(ctx context.Context) {
 	var (
 		after uint64
 		buf   deliveryQueue
+		last  *amqp.Receiver // the link of the latest generation
 	)
 	defer func() {
 		// Never handed to the application: give them back unchanged so
-		// they go to another receiver at once.
+		// they go to another receiver at once, with those still waiting
+		// in go-amqp's queue.
+		if last != nil {
+			for am := last.Prefetched(); am != nil; am = last.Prefetched() {
+				buf.push(r.newDelivery(last, am))
+			}
+		}
 		for d := buf.pop(); d != nil; d = buf.pop() {
 			r.giveBack(d)
 		}
@@ -217,7 +232,7 @@ func (r *Receiver) pump(ctx context.Context) {
 			r.err = err
 			return
 		}
-		after = gen
+		after, last = gen, l
 		granted, arrived := window, int64(0) // attach granted the window
 		topUp := func() {
 			outstanding := granted - arrived
@@ -251,12 +266,19 @@ func (r *Receiver) pump(ctx context.Context) {
 					r.c.cfg.logger.Warn("amq: receiver ended", "address", r.Address(), "err", r.err)
 					return
 				}
-				buf.push(&Delivery{Message: messageFromAMQP(am), r: r, link: l, am: am})
+				buf.push(r.newDelivery(l, am))
 				arrived++
 			}
-			for am := l.Prefetched(); am != nil; am = l.Prefetched() {
-				buf.push(&Delivery{Message: messageFromAMQP(am), r: r, link: l, am: am})
-				arrived++
+			// Each Prefetched call wakes go-amqp's link goroutine, even
+			// when it returns nothing. Only a buffer at most half full can
+			// let topUp grant credit, so only then does the count of
+			// arrivals need to be current; until then the messages wait
+			// in go-amqp's queue, in order, behind the buffered ones.
+			if int64(buf.len()) <= window/2 {
+				for am := l.Prefetched(); am != nil; am = l.Prefetched() {
+					buf.push(r.newDelivery(l, am))
+					arrived++
+				}
 			}
 			topUp()
 			d := buf.peek()
@@ -278,6 +300,18 @@ func (r *Receiver) pump(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// newDelivery converts a received message. The Delivery and its Message
+// are one allocation: they live and die together.
+func (r *Receiver) newDelivery(l *amqp.Receiver, am *amqp.Message) *Delivery {
+	dm := &struct {
+		d Delivery
+		m Message
+	}{}
+	dm.m.fromAMQP(am)
+	dm.d.Message, dm.d.r, dm.d.link, dm.d.am = &dm.m, r, l, am
+	return &dm.d
 }
 
 // deliveryQueue is a FIFO of deliveries that arrived but were not yet
@@ -468,6 +502,11 @@ func (r *Receiver) end(ctx context.Context, closeTerminus, untrack bool) error {
 		if untrack {
 			r.c.untrack(r)
 		}
+		// The accept in progress and the one of the delivery awaiting
+		// auto-accept get CloseTimeout between them. acceptCtx is not
+		// cancelled sooner: an application goroutine may still be
+		// auto-accepting in Receive.
+		time.AfterFunc(r.c.cfg.CloseTimeout, r.acceptCancel)
 		r.stop()
 		<-r.pumpDone
 		if !r.opts.ManualAccept {

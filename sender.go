@@ -52,6 +52,14 @@ type sendRecord struct {
 	done chan struct{}
 	err  error
 	span trace.Span // the producer span, ended with the outcome; nil when tracing is off
+
+	receipt Receipt // SendAsync's answer, allocated with the record
+}
+
+func newSendRecord(am *amqp.Message, rc amqp.SendReceipt, gen uint64, span trace.Span) *sendRecord {
+	rec := &sendRecord{am: am, rc: rc, gen: gen, done: make(chan struct{}), span: span}
+	rec.receipt.rec = rec
+	return rec
 }
 
 // NewSender attaches a sending link to address. The link is ready when
@@ -217,7 +225,7 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 		if err != nil {
 			return nil, err
 		}
-		return &Receipt{rec: settledRecord}, nil
+		return &settledRecord.receipt, nil
 	}
 	var after uint64
 	for {
@@ -226,7 +234,7 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 			endSpan(span, err)
 			return nil, err
 		}
-		rec := &sendRecord{am: am, rc: rc, gen: gen, done: make(chan struct{}), span: span}
+		rec := newSendRecord(am, rc, gen, span)
 		s.mu.Lock()
 		if s.gen != gen {
 			// The link was replaced while this message was being written,
@@ -241,7 +249,7 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 		case s.queued <- struct{}{}:
 		default:
 		}
-		return &Receipt{rec: rec}, nil
+		return &rec.receipt, nil
 	}
 }
 
@@ -276,7 +284,7 @@ func (s *Sender) sendSettled(ctx context.Context, am *amqp.Message, msg *Message
 		if err != nil {
 			return err
 		}
-		err = l.Send(ctx, am, &amqp.SendOptions{Settled: true})
+		err = l.Send(ctx, am, sendSettledOptions)
 		if err == nil {
 			return nil
 		}
@@ -286,6 +294,10 @@ func (s *Sender) sendSettled(ctx context.Context, am *amqp.Message, msg *Message
 		after = gen
 	}
 }
+
+// sendSettledOptions is go-amqp's option for a pre-settled transfer; it
+// only reads it.
+var sendSettledOptions = &amqp.SendOptions{Settled: true}
 
 // current returns the attached link of a generation newer than after,
 // waiting (within ctx, and within the client's pending-send budget) while
@@ -587,6 +599,7 @@ type Receipt struct {
 // settledRecord is the receipt of every pre-settled send: already done.
 var settledRecord = func() *sendRecord {
 	r := &sendRecord{done: make(chan struct{})}
+	r.receipt.rec = r
 	close(r.done)
 	return r
 }()
