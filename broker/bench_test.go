@@ -13,7 +13,7 @@ func BenchmarkQueueHandoff(b *testing.B) {
 	for _, consumers := range []int{1, 4} {
 		b.Run(fmt.Sprintf("consumers=%d", consumers), func(b *testing.B) {
 			q := newQueue("bench", limits{maxMsgs: 10_000, maxBytes: -1})
-			m := &message{p: props{}, size: 100}
+			m := &message{p: props{"_size": int64(100)}}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var wg sync.WaitGroup
@@ -56,7 +56,7 @@ func BenchmarkQueueHandoff(b *testing.B) {
 func BenchmarkQueuesParallel(b *testing.B) {
 	var mu sync.Mutex
 	n := 0
-	m := &message{p: props{}, size: 100}
+	m := &message{p: props{"_size": int64(100)}}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		mu.Lock()

@@ -179,6 +179,32 @@ func (c *consumer) settle(it *item, o outcome) {
 	q := c.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	c.settleLocked(it, o)
+}
+
+// settlement is one outcome for settleAll.
+type settlement struct {
+	it *item
+	o  outcome
+}
+
+// settleAll is settle for a batch of outcomes, under one lock.
+func (c *consumer) settleAll(batch []settlement) {
+	if len(batch) == 0 {
+		return
+	}
+	q := c.q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, s := range batch {
+		if !s.it.browsed {
+			c.settleLocked(s.it, s.o)
+		}
+	}
+}
+
+func (c *consumer) settleLocked(it *item, o outcome) {
+	q := c.q
 	if _, ok := c.inflight[it]; !ok {
 		return
 	}
@@ -193,13 +219,15 @@ func (c *consumer) settle(it *item, o outcome) {
 			it.deliveryCount++
 		}
 		if o.undeliverableHere {
-			it.excluded = append(it.excluded, c.link)
+			x := it.extra()
+			x.excluded = append(x.excluded, c.link)
 		}
 		if len(o.annotations) > 0 {
-			if it.annotations == nil {
-				it.annotations = make(map[string]any, len(o.annotations))
+			x := it.extra()
+			if x.annotations == nil {
+				x.annotations = make(map[string]any, len(o.annotations))
 			}
-			maps.Copy(it.annotations, o.annotations)
+			maps.Copy(x.annotations, o.annotations)
 		}
 		q.requeueLocked(it)
 		q.dispatchLocked()

@@ -10,6 +10,14 @@ import (
 // props is a payload for core tests: selector fields straight from a map.
 type props map[string]any
 
+// size is the "_size" entry, 10 without one.
+func (p props) size() int64 {
+	if n, ok := p["_size"].(int64); ok {
+		return n
+	}
+	return 10
+}
+
 func (p props) field(name string) (any, bool) {
 	v, ok := p[name]
 	if !ok {
@@ -23,7 +31,7 @@ func testMsg(id int, kv ...any) *message {
 	for i := 0; i+1 < len(kv); i += 2 {
 		p[kv[i].(string)] = kv[i+1]
 	}
-	return &message{p: p, size: 10}
+	return &message{p: p}
 }
 
 func idOf(t *testing.T, it *item) int {
@@ -135,7 +143,7 @@ func TestQueueBounds(t *testing.T) {
 	if err := q.publish(testMsg(9)); !errors.Is(err, errFull) {
 		t.Fatalf("third 10-byte message over 25 bytes: err = %v, want errFull", err)
 	}
-	big := &message{p: props{}, size: 26}
+	big := &message{p: props{"_size": int64(26)}}
 	if err := q.publish(big); !errors.Is(err, errTooLarge) {
 		t.Fatalf("err = %v, want errTooLarge", err)
 	}
@@ -184,8 +192,8 @@ func TestModifiedSemantics(t *testing.T) {
 	a.settle(it, outcome{kind: outcomeModified, deliveryFailed: true,
 		annotations: map[string]any{"x-opt-k": "v"}})
 	it = mustPoll(t, a, 1)
-	if it.deliveryCount != 1 || it.annotations["x-opt-k"] != "v" {
-		t.Fatalf("count=%d ann=%v", it.deliveryCount, it.annotations)
+	if it.deliveryCount != 1 || it.annotations()["x-opt-k"] != "v" {
+		t.Fatalf("count=%d ann=%v", it.deliveryCount, it.annotations())
 	}
 	a.setCredit(0)
 	// Not failed: count unchanged. Undeliverable here: never to a again.
@@ -195,7 +203,7 @@ func TestModifiedSemantics(t *testing.T) {
 		t.Fatal("undeliverable-here item went back to the same link")
 	}
 	it = mustPoll(t, b, 1)
-	if it == nil || it.deliveryCount != 1 || it.annotations["x-opt-k"] != "v" || it.annotations["x-opt-j"] != int64(2) {
+	if it == nil || it.deliveryCount != 1 || it.annotations()["x-opt-k"] != "v" || it.annotations()["x-opt-j"] != int64(2) {
 		t.Fatalf("b got %+v", it)
 	}
 }

@@ -250,8 +250,10 @@ func (h *handler) ServeReceiver(ctx context.Context, r *server.Receiver) {
 }
 
 func (b *Broker) store(in *inLink, d *server.IncomingDelivery) error {
-	w := &wireMessage{raw: d.Payload()}
-	m := &message{p: w, size: int64(len(w.raw))}
+	// The server reads a single-frame payload into a slice of its own,
+	// of exactly its length: keep it as is.
+	w := newWireMessage(d.Payload())
+	m := &w.message
 	if in.n != nil {
 		return in.n.publish(m)
 	}

@@ -86,7 +86,7 @@ func (n *node) publish(m *message) error {
 		if s.sel != nil && !s.sel.match(m.p) {
 			continue
 		}
-		if err := s.q.room(m.size); err != nil {
+		if err := s.q.room(m.size()); err != nil {
 			clear(match)
 			n.scratch = match
 			return err

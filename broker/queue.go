@@ -83,13 +83,13 @@ func (q *queue) room(size int64) error {
 func (q *queue) publish(m *message) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if err := q.roomLocked(m.size); err != nil {
+	if err := q.roomLocked(m.size()); err != nil {
 		return err
 	}
 	q.seq++
 	it := &item{m: m, seq: q.seq}
 	q.held++
-	q.bytes += m.size
+	q.bytes += m.size()
 	q.items = append(q.items, it)
 	q.dispatchLocked()
 	return nil
@@ -98,7 +98,7 @@ func (q *queue) publish(m *message) error {
 // forget drops a held item for good (accepted, rejected, or dropped).
 func (q *queue) forgetLocked(it *item) {
 	q.held--
-	q.bytes -= it.m.size
+	q.bytes -= it.m.size()
 }
 
 // requeueLocked puts a delivered item back among the waiting ones, at the
@@ -224,7 +224,11 @@ func (q *queue) browseLocked(c *consumer) {
 		}
 		cp := *it
 		cp.browsed = true
-		cp.excluded = nil
+		if ann := it.annotations(); ann != nil {
+			cp.x = &itemExtra{annotations: ann}
+		} else {
+			cp.x = nil
+		}
 		c.giveLocked(&cp)
 	}
 }

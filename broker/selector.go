@@ -73,7 +73,7 @@ func (s *Selector) Match(field func(name string) (v any, ok bool)) bool {
 	return s.match(funcPayload(field))
 }
 
-func (s *Selector) match(p payload) bool {
+func (s *Selector) match(p fieldSource) bool {
 	v, _ := s.root.eval(p).(bool)
 	return v
 }

@@ -5,7 +5,7 @@ import "math"
 // selNode is one node of a parsed selector. eval returns nil (SQL NULL or
 // unknown), bool, int64, float64 or string.
 type selNode interface {
-	eval(p payload) any
+	eval(p fieldSource) any
 	// boolean reports whether the node can yield a truth value, so that
 	// "a + 1" is refused as a whole selector while "flag" is allowed.
 	boolean() bool
@@ -46,13 +46,13 @@ type (
 	}
 )
 
-func (n *litNode) eval(payload) any { return n.v }
+func (n *litNode) eval(fieldSource) any { return n.v }
 func (n *litNode) boolean() bool {
 	_, ok := n.v.(bool)
 	return ok
 }
 
-func (n *identNode) eval(p payload) any {
+func (n *identNode) eval(p fieldSource) any {
 	v, ok := p.field(n.name)
 	if !ok {
 		return nil
@@ -61,7 +61,7 @@ func (n *identNode) eval(p payload) any {
 }
 func (n *identNode) boolean() bool { return true }
 
-func (n *andNode) eval(p payload) any {
+func (n *andNode) eval(p fieldSource) any {
 	l := n.l.eval(p)
 	if l == false {
 		return false
@@ -77,7 +77,7 @@ func (n *andNode) eval(p payload) any {
 }
 func (n *andNode) boolean() bool { return true }
 
-func (n *orNode) eval(p payload) any {
+func (n *orNode) eval(p fieldSource) any {
 	l := n.l.eval(p)
 	if l == true {
 		return true
@@ -93,8 +93,8 @@ func (n *orNode) eval(p payload) any {
 }
 func (n *orNode) boolean() bool { return true }
 
-func (n *notNode) eval(p payload) any { return not3(n.x.eval(p)) }
-func (n *notNode) boolean() bool      { return true }
+func (n *notNode) eval(p fieldSource) any { return not3(n.x.eval(p)) }
+func (n *notNode) boolean() bool          { return true }
 
 func not3(v any) any {
 	if b, ok := v.(bool); ok {
@@ -103,13 +103,13 @@ func not3(v any) any {
 	return nil
 }
 
-func (n *negNode) eval(p payload) any { return negate(n.x.eval(p)) }
-func (n *negNode) boolean() bool      { return false }
+func (n *negNode) eval(p fieldSource) any { return negate(n.x.eval(p)) }
+func (n *negNode) boolean() bool          { return false }
 
-func (n *isNullNode) eval(p payload) any { return (n.x.eval(p) == nil) != n.not }
-func (n *isNullNode) boolean() bool      { return true }
+func (n *isNullNode) eval(p fieldSource) any { return (n.x.eval(p) == nil) != n.not }
+func (n *isNullNode) boolean() bool          { return true }
 
-func (n *cmpNode) eval(p payload) any {
+func (n *cmpNode) eval(p fieldSource) any {
 	l, r := n.l.eval(p), n.r.eval(p)
 	if l == nil || r == nil {
 		return nil
@@ -201,7 +201,7 @@ func cmpFloat(a, b float64) (int, bool) {
 	return 0, true
 }
 
-func (n *arithNode) eval(p payload) any {
+func (n *arithNode) eval(p fieldSource) any {
 	l, r := n.l.eval(p), n.r.eval(p)
 	li, lInt := l.(int64)
 	ri, rInt := r.(int64)
@@ -252,7 +252,7 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-func (n *inNode) eval(p payload) any {
+func (n *inNode) eval(p fieldSource) any {
 	v := n.x.eval(p)
 	if v == nil {
 		return nil
@@ -266,7 +266,7 @@ func (n *inNode) eval(p payload) any {
 }
 func (n *inNode) boolean() bool { return true }
 
-func (n *betweenNode) eval(p payload) any {
+func (n *betweenNode) eval(p fieldSource) any {
 	v, lo, hi := n.x.eval(p), n.lo.eval(p), n.hi.eval(p)
 	if v == nil || lo == nil || hi == nil {
 		return nil
@@ -280,7 +280,7 @@ func (n *betweenNode) eval(p payload) any {
 }
 func (n *betweenNode) boolean() bool { return true }
 
-func (n *likeNode) eval(p payload) any {
+func (n *likeNode) eval(p fieldSource) any {
 	s, ok := n.x.eval(p).(string)
 	if !ok {
 		return nil

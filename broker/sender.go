@@ -16,7 +16,7 @@ func (h *handler) ServeSender(ctx context.Context, s *server.Sender) {
 	if ol == nil {
 		return
 	}
-	st := newSettler(ol.c)
+	st := newSettler(ol.c, s)
 	go st.run()
 
 	err := b.pump(ctx, s, ol, st)

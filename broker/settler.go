@@ -2,26 +2,25 @@ package broker
 
 import (
 	"sync"
-	"time"
 
-	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/server"
 )
 
-// sweepDelay is how long the settler waits on the oldest unsettled delivery
-// before also looking at the younger ones, which peers may settle out of
-// order.
-const sweepDelay = 20 * time.Millisecond
-
 // settler applies the peer's outcomes of one link's unsettled deliveries.
-// It is one goroutine per link (never one per message): it waits on the
-// oldest delivery's outcome, which is where outcomes usually come from,
-// and sweeps the others when the oldest is held.
+// It is one goroutine per link (never one per message, nor a channel per
+// message): woken by the link's Settlements signal, it takes the settled
+// deliveries from the front of the send order, which is where outcomes
+// usually come from, and hands them to the consumer in one batch. The
+// link's SettledCount tells it when the peer settled some out of order:
+// only then does it look past the oldest delivery still unsettled.
 type settler struct {
 	c *consumer
+	s *server.Sender
 
 	mu      sync.Mutex
 	pending []pendingDelivery // send order
+	batch   []settlement      // scratch for sweep
+	taken   uint64            // settled deliveries taken off pending
 	added   chan struct{}     // cap 1: pending grew
 	quit    chan struct{}
 	done    chan struct{}
@@ -32,9 +31,10 @@ type pendingDelivery struct {
 	it *item
 }
 
-func newSettler(c *consumer) *settler {
+func newSettler(c *consumer, s *server.Sender) *settler {
 	return &settler{
 		c:     c,
+		s:     s,
 		added: make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
@@ -61,44 +61,14 @@ func (st *settler) stop() {
 
 func (st *settler) run() {
 	defer close(st.done)
-	var timer *time.Timer
-	var tick <-chan time.Time
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
 	for {
-		st.mu.Lock()
-		var head *pendingDelivery
-		if len(st.pending) > 0 {
-			head = &st.pending[0]
-		}
-		many := len(st.pending) > 1
-		st.mu.Unlock()
-		var oc <-chan codec.DeliveryState
-		if head != nil {
-			oc = head.d.Outcome()
-		}
-		if many && tick == nil {
-			if timer == nil {
-				timer = time.NewTimer(sweepDelay)
-			} else {
-				timer.Reset(sweepDelay)
-			}
-			tick = timer.C
+		st.sweep(true)
+		if st.s.SettledCount() > st.takenCount() {
+			// Settled out of order (or before add): look at them all.
+			st.sweep(false)
 		}
 		select {
-		case state, ok := <-oc:
-			st.mu.Lock()
-			st.apply(st.pending[0], state, ok)
-			st.pending[0] = pendingDelivery{}
-			st.pending = st.pending[1:]
-			st.mu.Unlock()
-			st.sweep(true)
-		case <-tick:
-			tick = nil
-			st.sweep(false)
+		case <-st.s.Settlements():
 		case <-st.added:
 		case <-st.quit:
 			st.sweep(false)
@@ -107,34 +77,52 @@ func (st *settler) run() {
 	}
 }
 
-// apply hands one outcome to the consumer. ok false means the delivery was
-// lost with its link: it stays delivered-unsettled, for detach to requeue.
-func (st *settler) apply(p pendingDelivery, state codec.DeliveryState, ok bool) {
-	if ok {
-		st.c.settle(p.it, outcomeOf(state))
-	}
+func (st *settler) takenCount() uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.taken
 }
 
 // sweep applies the outcomes that have arrived. With headOnly it stops at
 // the first delivery still waiting (the common in-order case is then
-// O(settled)); otherwise it looks at every pending delivery. Only run calls
-// it, so the head cannot change under run's feet.
+// O(settled), whatever the number pending); otherwise it looks at every
+// pending delivery. The outcomes found are applied to the consumer in one
+// batch. A delivery lost with its link stays delivered-unsettled, for the
+// consumer's detach to requeue. Only run calls it, so the head cannot
+// change under run's feet.
 func (st *settler) sweep(headOnly bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	keep := st.pending[:0]
-	for i, p := range st.pending {
-		if headOnly && len(keep) > 0 {
-			keep = append(keep, st.pending[i:]...)
-			break
+	batch := st.batch[:0]
+	take := func(p pendingDelivery) bool {
+		state, finished, lost := p.d.Result()
+		if !finished {
+			return false
 		}
-		select {
-		case state, ok := <-p.d.Outcome():
-			st.apply(p, state, ok)
-		default:
-			keep = append(keep, p)
+		if !lost {
+			batch = append(batch, settlement{p.it, outcomeOf(state)})
+			st.taken++
 		}
+		return true
 	}
-	clear(st.pending[len(keep):])
-	st.pending = keep
+	if headOnly {
+		i := 0
+		for i < len(st.pending) && take(st.pending[i]) {
+			i++
+		}
+		clear(st.pending[:i])
+		st.pending = st.pending[i:]
+	} else {
+		keep := st.pending[:0]
+		for _, p := range st.pending {
+			if !take(p) {
+				keep = append(keep, p)
+			}
+		}
+		clear(st.pending[len(keep):])
+		st.pending = keep
+	}
+	st.c.settleAll(batch)
+	clear(batch)
+	st.batch = batch[:0]
 }

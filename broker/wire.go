@@ -2,7 +2,7 @@ package broker
 
 import (
 	"math"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/amqgo/amq/internal/codec"
@@ -11,16 +11,39 @@ import (
 // wireMessage is a message as it came off the wire. The broker stores and
 // forwards the encoded bytes untouched; it decodes them only when a
 // selector, an anonymous-relay route or a redelivery header needs a field.
+// The message the queues hold is embedded, so that a stored message is one
+// allocation of 48 bytes besides its bytes.
 type wireMessage struct {
-	raw  []byte
-	once sync.Once
-	msg  *codec.Message
-	err  error
+	message
+	raw []byte
+	dec atomic.Pointer[decodedMessage]
 }
 
+type decodedMessage struct {
+	msg *codec.Message
+	err error
+}
+
+// newWireMessage returns the message for an encoded payload, which it
+// keeps (the caller must not modify it).
+func newWireMessage(raw []byte) *wireMessage {
+	w := &wireMessage{raw: raw}
+	w.p = w
+	return w
+}
+
+func (w *wireMessage) size() int64 { return int64(len(w.raw)) }
+
+// decoded decodes the message once; concurrent first calls may both
+// decode, and one result wins.
 func (w *wireMessage) decoded() (*codec.Message, error) {
-	w.once.Do(func() { w.msg, w.err = codec.UnmarshalMessage(w.raw) })
-	return w.msg, w.err
+	d := w.dec.Load()
+	if d == nil {
+		msg, err := codec.UnmarshalMessage(w.raw)
+		w.dec.CompareAndSwap(nil, &decodedMessage{msg, err})
+		d = w.dec.Load()
+	}
+	return d.msg, d.err
 }
 
 // field implements payload for selectors: application properties first,
@@ -126,7 +149,8 @@ func strValue(s *string) (any, bool) {
 // message-annotations carry those merged by modified outcomes.
 func outgoing(it *item) ([]byte, error) {
 	w := it.m.p.(*wireMessage)
-	if it.deliveryCount == 0 && len(it.annotations) == 0 {
+	annotations := it.annotations()
+	if it.deliveryCount == 0 && len(annotations) == 0 {
 		return w.raw, nil
 	}
 	orig, err := w.decoded()
@@ -141,10 +165,10 @@ func outgoing(it *item) ([]byte, error) {
 	h.DeliveryCount = it.deliveryCount
 	h.FirstAcquirer = false
 	m.Header = &h
-	if len(it.annotations) > 0 {
-		ann := make(codec.Map, len(orig.MessageAnnotations), len(orig.MessageAnnotations)+len(it.annotations))
+	if len(annotations) > 0 {
+		ann := make(codec.Map, len(orig.MessageAnnotations), len(orig.MessageAnnotations)+len(annotations))
 		copy(ann, orig.MessageAnnotations)
-		for k, v := range it.annotations {
+		for k, v := range annotations {
 			ann.Set(codec.Symbol(k), v)
 		}
 		m.MessageAnnotations = ann

@@ -2,18 +2,26 @@
 
 package integration
 
-// Broker throughput, measured and never asserted: 100-byte messages through
-// the embedded broker and the Qpid Proton C example broker, with raw
-// go-amqp as the client on both sides, so that the figures compare the
-// brokers and nothing else.
+// Broker throughput and memory, measured and never asserted: 100-byte
+// messages through the embedded broker and the Qpid Proton C example
+// broker, with the same clients on both sides (raw go-amqp, or the Proton C
+// send and receive examples), so that the figures compare the brokers and
+// nothing else.
 //
 //	go test -tags integration -run '^$' -bench BrokerThroughput -benchtime 20000x ./integration/
+//	go test -tags integration -run 'TestBrokerProtonCClients|TestBrokerQueueRSS' -v ./integration/
 
 import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,4 +191,188 @@ func TestBrokerThroughputRatio(t *testing.T) {
 	if e, p := rates["embedded"], rates["proton-c"]; e > 0 && p > 0 {
 		t.Logf("embedded / proton-c throughput ratio: %.2f (%.0f vs %.0f msgs/s, race detector %s)", e/p, e, p, raceState)
 	}
+}
+
+var (
+	protonCMessages = flag.Int("protonc-messages", 200000, "messages per run of TestBrokerProtonCClients")
+	protonCRounds   = flag.Int("protonc-rounds", 2, "rounds of TestBrokerProtonCClients (each runs both brokers)")
+	rssMessages     = flag.Int("rss-messages", 1000000, "messages TestBrokerQueueRSS fills the queue with")
+)
+
+// protonCBenchClient compiles a Proton C example (send or receive) with the
+// changes a benchmark needs, made to the Debian source at build time:
+// send sends a 100-byte binary body (a data section) instead of the map
+// {"sequence": N}; receive decodes each message but neither formats nor
+// prints its body (pn_inspect and printf of every body would measure the
+// formatter, not the broker). Everything else, credit and settlement
+// included, is the example's.
+func protonCBenchClient(t testing.TB, dir, name string) string {
+	t.Helper()
+	src := filepath.Join(protonCExamples, name+".c")
+	if out, err := exec.Command("dpkg", "-L", "libqpid-proton11-dev-examples").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasSuffix(line, "/c/"+name+".c") {
+				src = line
+			}
+		}
+	}
+	code, err := os.ReadFile(src)
+	if err != nil {
+		missing(t, "Qpid Proton C "+name+" example (Debian package libqpid-proton11-dev-examples)", err)
+	}
+	var edits [][2]string
+	switch name {
+	case "send":
+		edits = [][2]string{
+			{"#include <stdlib.h>", "#include <stdlib.h>\n#include <string.h>"},
+			{`  pn_data_put_map(body);
+  pn_data_enter(body);
+  pn_data_put_string(body, pn_bytes(sizeof("sequence")-1, "sequence"));
+  pn_data_put_int(body, app->sent); /* The sequence number */
+  pn_data_exit(body);`, `  { /* amq benchmark: a 100-byte data section, starting with the sequence number */
+    char pad[100] = {0};
+    memcpy(pad, &app->sent, sizeof(app->sent));
+    pn_message_set_inferred(app->message, true);
+    pn_data_put_binary(body, pn_bytes(sizeof(pad), pad));
+  }`},
+		}
+	case "receive":
+		edits = [][2]string{{`    /* Print the decoded message */
+    pn_string_t *s = pn_string(NULL);
+    pn_inspect(pn_message_body(m), s);
+    printf("%s\n", pn_string_get(s));
+    pn_free(s);
+`, "    /* amq benchmark: decoded, not printed */\n"}}
+	}
+	text := string(code)
+	for _, e := range edits {
+		if !strings.Contains(text, e[0]) {
+			t.Fatalf("%s does not contain the code the benchmark changes (another Proton version?):\n%s", src, e[0])
+		}
+		text = strings.Replace(text, e[0], e[1], 1)
+	}
+	csrc := filepath.Join(dir, "bench-"+name+".c")
+	if err := os.WriteFile(csrc, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags, err := exec.Command("pkg-config", "--cflags", "--libs", "libqpid-proton").Output()
+	if err != nil {
+		missing(t, "pkg-config libqpid-proton (Debian package libqpid-proton11-dev)", err)
+	}
+	bin := filepath.Join(dir, "bench-"+name)
+	args := append([]string{"-O2", "-o", bin, csrc, "-I" + filepath.Dir(src)}, strings.Fields(string(flags))...)
+	args = append(args, "-lpthread")
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return bin
+}
+
+// protonCRun moves n messages through the broker at rawURL with the Proton
+// C clients: receive attaches first and waits, then send sends n messages
+// (unsettled, each must come back accepted). It returns the time from the
+// start of send to the end of receive.
+func protonCRun(t testing.TB, sendBin, recvBin, rawURL string, n int) time.Duration {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := u.Hostname(), u.Port()
+	addr := uniqueName(t)
+	ctx := testCtx(t, 10*time.Minute)
+	recv := exec.CommandContext(ctx, recvBin, host, port, addr, fmt.Sprint(n))
+	var recvOut, recvErr strings.Builder
+	recv.Stdout, recv.Stderr = &recvOut, &recvErr
+	if err := recv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // let receive attach and grant its credit
+	start := time.Now()
+	sendOut, err := exec.CommandContext(ctx, sendBin, host, port, addr, fmt.Sprint(n)).CombinedOutput()
+	if err != nil {
+		recv.Process.Kill()
+		recv.Wait()
+		t.Fatalf("send: %v\n%s", err, sendOut)
+	}
+	if err := recv.Wait(); err != nil {
+		t.Fatalf("receive: %v\n%s%s", err, recvOut.String(), recvErr.String())
+	}
+	elapsed := time.Since(start)
+	if got, want := strings.TrimSpace(string(sendOut)), fmt.Sprintf("%d messages sent and acknowledged", n); got != want {
+		t.Fatalf("send printed %q, want %q", got, want)
+	}
+	if got, want := strings.TrimSpace(recvOut.String()), fmt.Sprintf("%d messages received", n); got != want {
+		t.Fatalf("receive printed %q, want %q", got, want)
+	}
+	return elapsed
+}
+
+// TestBrokerProtonCClients runs the Proton C send and receive examples
+// through the embedded broker (as the program cmd/amqbroker) and the
+// Proton C example broker, alternately, and logs each rate and their ratio
+// per round. Speed is measured, never asserted: the test fails only when
+// a message is not accepted or not received.
+func TestBrokerProtonCClients(t *testing.T) {
+	dir := t.TempDir()
+	sendBin := protonCBenchClient(t, dir, "send")
+	recvBin := protonCBenchClient(t, dir, "receive")
+	amqbroker := startAmqbroker(t, buildAmqbroker(t, dir), "-listen", "amqp://127.0.0.1:0", "-allow-anonymous",
+		"-max-queue-messages", "-1", "-max-queue-bytes", "-1")
+	protonURL := getPeer(t, "proton-c").URL
+	n := *protonCMessages
+	for round := 1; round <= *protonCRounds; round++ {
+		e := float64(n) / protonCRun(t, sendBin, recvBin, amqbroker.URL, n).Seconds()
+		p := float64(n) / protonCRun(t, sendBin, recvBin, protonURL, n).Seconds()
+		t.Logf("round %d, %d messages of 100 bytes: embedded %.0f msg/s, proton-c %.0f msg/s, embedded / proton-c %.2f (race detector %s)",
+			round, n, e, p, e/p, raceState)
+	}
+}
+
+// TestBrokerQueueRSS fills one queue of cmd/amqbroker with -rss-messages
+// 100-byte messages (Proton C send, unsettled, all accepted) and logs the
+// program's resident set size (VmRSS), idle and full. It reports and never
+// asserts; Linux only.
+func TestBrokerQueueRSS(t *testing.T) {
+	dir := t.TempDir()
+	sendBin := protonCBenchClient(t, dir, "send")
+	b := startAmqbroker(t, buildAmqbroker(t, dir), "-listen", "amqp://127.0.0.1:0", "-allow-anonymous",
+		"-max-queue-messages", "-1", "-max-queue-bytes", "-1")
+	pid := b.cmd.Process.Pid
+	idle := vmRSS(t, pid)
+	u, err := url.Parse(b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := *rssMessages
+	ctx := testCtx(t, 10*time.Minute)
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, sendBin, u.Hostname(), u.Port(), uniqueName(t), fmt.Sprint(n)).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != fmt.Sprintf("%d messages sent and acknowledged", n) {
+		t.Fatalf("send: %v\n%s", err, out)
+	}
+	elapsed := time.Since(start)
+	time.Sleep(time.Second)
+	full := vmRSS(t, pid)
+	t.Logf("amqbroker holding %d messages of 100 bytes: VmRSS %.1f MB (idle %.1f MB; %.0f bytes per message); filled at %.0f msg/s",
+		n, float64(full)/1e6, float64(idle)/1e6, float64(full-idle)/float64(n), float64(n)/elapsed.Seconds())
+}
+
+// vmRSS reads the resident set size of process pid, in bytes.
+func vmRSS(t testing.TB, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
 }

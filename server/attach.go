@@ -123,7 +123,7 @@ func (s *session) handleAttach(a *codec.Attach) error {
 	c.log.Debug("amqp link attached", "link", l.name, "role", l.role, "address", l.Address())
 	c.srv.wg.Add(1)
 	if l.role == RoleSender {
-		l.sender = &Sender{l: l, flowed: make(chan struct{}, 1), sendSem: make(chan struct{}, 1), unsettled: make(map[uint32]*OutgoingDelivery)}
+		l.sender = &Sender{l: l, flowed: make(chan struct{}, 1), settles: make(chan struct{}, 1), sendSem: make(chan struct{}, 1), unsettled: make(map[uint32]*OutgoingDelivery)}
 		go c.runSender(l)
 	} else {
 		l.receiver = &Receiver{l: l, window: l.creditWindow, unsettld: make(map[uint32]*IncomingDelivery)}

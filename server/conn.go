@@ -52,6 +52,7 @@ type Conn struct {
 	// Writer state.
 	wmu   sync.Mutex
 	wbuf  []byte
+	wdisp accepts       // the accepted range at the end of wbuf, if any
 	wsig  chan struct{} // capacity 1
 	wstop chan struct{}
 	wdone chan struct{}
@@ -181,19 +182,27 @@ func (c *Conn) serve() {
 // readLoop reads and dispatches frames until the connection ends.
 func (c *Conn) readLoop() error {
 	idle := c.srv.cfg.idleTimeout
+	frames := codec.NewFrameReader(c.br, c.srv.cfg.MaxFrameSize)
+	// The idle deadline is pushed back before reading from the socket,
+	// not before every frame: frames already buffered need no read, and a
+	// deadline per frame costs a timer update per message. stale bounds the
+	// frames between two updates all the same.
+	stale := maxFramesPerDeadline
 	for {
 		c.mu.Lock()
 		closing := c.closeSent
-		if !closing {
+		if !closing && (stale >= maxFramesPerDeadline || c.br.Buffered() == 0) {
 			var dl time.Time
 			if idle > 0 {
 				dl = time.Now().Add(idle)
 			}
 			_ = c.nc.SetReadDeadline(dl)
+			stale = 0
 		}
+		stale++
 		c.mu.Unlock()
 
-		fr, err := codec.ReadFrame(c.br, c.srv.cfg.MaxFrameSize)
+		fr, err := frames.ReadFrame()
 		if err != nil {
 			return c.readFailed(err, closing)
 		}
@@ -218,6 +227,10 @@ func (c *Conn) readLoop() error {
 		}
 	}
 }
+
+// maxFramesPerDeadline is how many frames readLoop may read between two
+// updates of the idle deadline.
+const maxFramesPerDeadline = 1024
 
 // errPeerClosed ends readLoop after the peer's close was answered.
 var errPeerClosed = errors.New("server: peer closed the connection")
@@ -319,7 +332,25 @@ func (c *Conn) sendLocked(channel uint16, body codec.Performative, payload []byt
 		return ErrConnClosed
 	}
 	c.wmu.Lock()
-	buf, err := codec.AppendFrame(c.wbuf, codec.Frame{Type: codec.FrameAMQP, Channel: channel, Body: body, Payload: payload})
+	var buf []byte
+	var err error
+	if d, ok := body.(*codec.Disposition); ok && c.wdisp.extends(channel, d, len(c.wbuf)) {
+		// One more accepted delivery right after the range that ends the
+		// buffer: widen that disposition instead of adding a frame.
+		last := d.First
+		buf, err = codec.AppendFrame(c.wbuf[:c.wdisp.at], codec.Frame{Type: codec.FrameAMQP, Channel: channel,
+			Body: &codec.Disposition{Role: codec.RoleReceiver, First: c.wdisp.first, Last: &last, Settled: true, State: &codec.Accepted{}}})
+		if err == nil {
+			c.wdisp.last, c.wdisp.end = last, len(buf)
+		}
+	} else {
+		at := len(c.wbuf)
+		buf, err = codec.AppendFrame(c.wbuf, codec.Frame{Type: codec.FrameAMQP, Channel: channel, Body: body, Payload: payload})
+		c.wdisp = accepts{}
+		if err == nil && ok && mergeable(d) {
+			c.wdisp = accepts{ok: true, channel: channel, first: d.First, last: d.First, at: at, end: len(buf)}
+		}
+	}
 	if err == nil {
 		c.wbuf = buf
 	}
@@ -332,6 +363,35 @@ func (c *Conn) sendLocked(channel uint16, body codec.Performative, payload []byt
 	default:
 	}
 	return nil
+}
+
+// accepts describes the last frame queued for the writer when it is a
+// disposition settling deliveries first..last as accepted, the receiver's
+// usual answer to each transfer. Such dispositions are merged while they
+// wait for the writer: a peer then reads one frame for a run of accepted
+// deliveries instead of one per delivery (§2.7.6 allows ranges).
+type accepts struct {
+	ok          bool
+	channel     uint16
+	first, last uint32
+	at, end     int // the frame's bytes in wbuf
+}
+
+// mergeable reports whether d is a disposition accepts can describe: the
+// receiver settling one delivery as accepted.
+func mergeable(d *codec.Disposition) bool {
+	if d.Role != codec.RoleReceiver || !d.Settled || d.Last != nil || d.Batchable {
+		return false
+	}
+	_, ok := d.State.(*codec.Accepted)
+	return ok
+}
+
+// extends reports whether d accepts the delivery right after the range a
+// describes, on the same channel, with the range still ending the buffer.
+func (a *accepts) extends(channel uint16, d *codec.Disposition, buffered int) bool {
+	return a.ok && a.channel == channel && a.end == buffered && a.last != math.MaxUint32 &&
+		d.First == a.last+1 && mergeable(d)
 }
 
 // writeLoop writes queued frames and heartbeats until teardown.
@@ -366,6 +426,7 @@ func (c *Conn) writeLoop() {
 		c.wmu.Lock()
 		buf := c.wbuf
 		c.wbuf = spare[:0]
+		c.wdisp = accepts{}
 		c.wmu.Unlock()
 		if len(buf) > 0 {
 			_, err := c.nc.Write(buf)

@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 	"slices"
-	"sync"
+	"sync/atomic"
 
 	"github.com/amqgo/amq/internal/codec"
 )
@@ -17,11 +17,17 @@ type OutgoingDelivery struct {
 	payload []byte
 	settled bool // sent pre-settled
 
+	// finished is set once state and lost are final (Result reads it
+	// without a lock).
+	finished atomic.Bool
+	state    codec.DeliveryState
+	lost     bool
+
+	// Guarded by conn.mu. The channels are made on first use: a handler
+	// that reads outcomes with Sender.Settlements and Result never pays
+	// for them.
 	outcome chan codec.DeliveryState // one value when the peer settles
 	done    chan struct{}
-	once    sync.Once
-	state   codec.DeliveryState
-	lost    bool
 }
 
 // Tag returns the delivery tag the server chose.
@@ -47,21 +53,46 @@ func (d *OutgoingDelivery) Settled() bool { return d.settled }
 // the peer settled without stating an outcome. For a delivery sent
 // pre-settled, or one lost because the link ended before the peer settled it,
 // the channel is closed without a value.
-func (d *OutgoingDelivery) Outcome() <-chan codec.DeliveryState { return d.outcome }
+func (d *OutgoingDelivery) Outcome() <-chan codec.DeliveryState {
+	c := d.s.l.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d.channelsLocked()
+	return d.outcome
+}
+
+// Result reports, without blocking, the delivery's final state: finished
+// is false while the peer has not settled it; lost is true when the link
+// ended first (the state is then nil), and a pre-settled delivery is
+// finished with a nil state. Together with Sender.Settlements it lets a
+// handler follow many deliveries without a channel per delivery.
+func (d *OutgoingDelivery) Result() (state codec.DeliveryState, finished, lost bool) {
+	if !d.finished.Load() {
+		return nil, false, false
+	}
+	return d.state, true, d.lost
+}
 
 // Wait blocks until the peer settles the delivery and returns its final state
 // (possibly nil, see Outcome). It returns nil, nil at once for a pre-settled
 // delivery, ErrDeliveryLost when the link ended first, or ctx's error.
 func (d *OutgoingDelivery) Wait(ctx context.Context) (codec.DeliveryState, error) {
-	// An outcome that is already known wins over a context that ended at
-	// the same moment (select would pick either at random).
-	select {
-	case <-d.done:
-	default:
+	if !d.finished.Load() {
+		c := d.s.l.conn
+		c.mu.Lock()
+		d.channelsLocked()
+		done := d.done
+		c.mu.Unlock()
+		// An outcome that is already known wins over a context that ended
+		// at the same moment (select would pick either at random).
 		select {
-		case <-d.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		case <-done:
+		default:
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 	}
 	if d.lost {
@@ -70,16 +101,38 @@ func (d *OutgoingDelivery) Wait(ctx context.Context) (codec.DeliveryState, error
 	return d.state, nil
 }
 
-// finish records the end of the delivery exactly once.
+// channelsLocked makes the outcome and done channels, already in their
+// final state when the delivery is finished. conn.mu must be held.
+func (d *OutgoingDelivery) channelsLocked() {
+	if d.done != nil {
+		return
+	}
+	d.outcome = make(chan codec.DeliveryState, 1)
+	d.done = make(chan struct{})
+	if d.finished.Load() {
+		d.closeChannels()
+	}
+}
+
+func (d *OutgoingDelivery) closeChannels() {
+	if !d.lost && !d.settled {
+		d.outcome <- d.state
+	}
+	close(d.outcome)
+	close(d.done)
+}
+
+// finish records the end of the delivery; only the first call counts.
+// conn.mu must be held.
 func (d *OutgoingDelivery) finish(state codec.DeliveryState, lost bool) {
-	d.once.Do(func() {
-		d.state, d.lost = state, lost
-		if !lost && !d.settled {
-			d.outcome <- state
-		}
-		close(d.outcome)
-		close(d.done)
-	})
+	if d.finished.Load() {
+		return
+	}
+	d.state, d.lost = state, lost
+	d.finished.Store(true)
+	if d.done != nil {
+		d.closeChannels()
+	}
 }
 
 func sortDeliveries(ds []*OutgoingDelivery) {
@@ -104,9 +157,7 @@ type IncomingDelivery struct {
 	payload []byte
 	settled bool // pre-settled by the peer
 
-	msgOnce sync.Once
-	msg     *codec.Message
-	msgErr  error
+	msg atomic.Pointer[decodedMessage] // set by the first Message call
 
 	// Guarded by conn.mu.
 	localSettled bool
@@ -126,10 +177,22 @@ func (d *IncomingDelivery) MessageFormat() uint32 { return d.format }
 // not be modified.
 func (d *IncomingDelivery) Payload() []byte { return d.payload }
 
-// Message decodes the payload once and returns the result on every call.
+// Message decodes the payload on the first call and returns that result
+// on every call.
 func (d *IncomingDelivery) Message() (*codec.Message, error) {
-	d.msgOnce.Do(func() { d.msg, d.msgErr = codec.UnmarshalMessage(d.payload) })
-	return d.msg, d.msgErr
+	m := d.msg.Load()
+	if m == nil {
+		msg, err := codec.UnmarshalMessage(d.payload)
+		d.msg.CompareAndSwap(nil, &decodedMessage{msg, err})
+		m = d.msg.Load()
+	}
+	return m.msg, m.err
+}
+
+// decodedMessage is the result of decoding a payload.
+type decodedMessage struct {
+	msg *codec.Message
+	err error
 }
 
 // Settled reports whether the peer sent the delivery pre-settled. Settling a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/amqgo/amq/internal/codec"
 )
@@ -19,6 +20,8 @@ type Sender struct {
 	// it honours the caller's context.
 	sendSem chan struct{}
 	flowed  chan struct{} // capacity 1: coalesced "the peer sent a flow"
+	settles chan struct{} // capacity 1: coalesced "deliveries were settled"
+	settled atomic.Uint64 // deliveries the peer settled so far
 
 	// Guarded by conn.mu.
 	nextTag   uint64
@@ -81,6 +84,30 @@ func (s *Sender) Drained() error {
 // pending value stands for any number of flows. It lets a handler wait for
 // credit or a drain request together with its own events in one select.
 func (s *Sender) Flowed() <-chan struct{} { return s.flowed }
+
+// Settlements returns a channel that receives a value after the peer
+// settled one or more deliveries of this sender, and when the link ends
+// and the deliveries still unsettled are lost. Values are coalesced: one
+// pending value stands for any number of settlements. With
+// OutgoingDelivery.Result it lets a handler follow many deliveries with
+// one goroutine and no channel per delivery: wait here, then look at the
+// oldest deliveries.
+func (s *Sender) Settlements() <-chan struct{} { return s.settles }
+
+// SettledCount returns how many deliveries of this sender the peer has
+// settled so far (not counting those sent pre-settled, nor those lost with
+// the link). A handler that follows its deliveries in send order compares
+// it with the number it has seen settled to know, without looking, whether
+// the peer settled some out of order.
+func (s *Sender) SettledCount() uint64 { return s.settled.Load() }
+
+// notifySettled signals Settlements without blocking.
+func (s *Sender) notifySettled() {
+	select {
+	case s.settles <- struct{}{}:
+	default:
+	}
+}
 
 // WaitCredit blocks until the peer has granted credit, the link ends
 // (ErrLinkDetached) or ctx is done.
@@ -173,8 +200,6 @@ func (s *Sender) SendRaw(ctx context.Context, payload []byte, settled bool) (*Ou
 		id:      sess.nextDeliveryID,
 		payload: payload,
 		settled: settled,
-		outcome: make(chan codec.DeliveryState, 1),
-		done:    make(chan struct{}),
 	}
 	sess.nextDeliveryID++
 	d.tag = binary.BigEndian.AppendUint64(nil, s.nextTag)
@@ -306,6 +331,7 @@ func (s *Sender) linkEndedLocked() {
 	s.lost = lost
 	s.unsettled = map[uint32]*OutgoingDelivery{}
 	s.notifyFlow()
+	s.notifySettled()
 }
 
 // abortTransferLocked ends a partly sent delivery with aborted=true.

@@ -314,7 +314,7 @@ func (s *session) handleTransfer(t *codec.Transfer, payload []byte) error {
 		return nil
 	}
 	if d.payload == nil && !t.More {
-		d.payload = payload // ReadFrame's buffer is ours to keep
+		d.payload = payload // FrameReader made it for us: ours to keep
 	} else {
 		d.payload = append(d.payload, payload...)
 	}
@@ -332,8 +332,12 @@ func (s *session) handleTransfer(t *codec.Transfer, payload []byte) error {
 		s.unsettledIn[d.id] = d
 		r.unsettld[d.id] = d
 	}
+	// Receive waits only on an empty queue: wake it only then, rather
+	// than making a new channel for every transfer.
+	if len(r.queue) == 0 {
+		l.signalLocked()
+	}
 	r.queue = append(r.queue, d)
-	l.signalLocked()
 	return nil
 }
 
@@ -371,6 +375,7 @@ func (s *session) handleDisposition(d *codec.Disposition) {
 func (s *session) outgoingDispositionLocked(first, last uint32, settled bool, state codec.DeliveryState) {
 	terminal := isTerminal(state)
 	var toSettle []uint32
+	var lastSender *Sender // signalled already for this disposition
 	eachInRange(first, last, len(s.unsettledOut), func(id uint32) bool {
 		_, ok := s.unsettledOut[id]
 		return ok
@@ -387,6 +392,11 @@ func (s *session) outgoingDispositionLocked(first, last uint32, settled bool, st
 		delete(s.unsettledOut, id)
 		delete(od.s.unsettled, id)
 		od.finish(state, false)
+		od.s.settled.Add(1)
+		if od.s != lastSender {
+			od.s.notifySettled()
+			lastSender = od.s
+		}
 	}, func(yield func(uint32)) {
 		for id := range s.unsettledOut {
 			yield(id)

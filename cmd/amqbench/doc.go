@@ -30,6 +30,9 @@
 //	-password P       the user's password (credentials in -url work too)
 //	-chaos            cut the connections every second (engine amq only)
 //	-grace D          how long to drain after the senders stop (default 10s)
+//	-label TEXT       names the run in the report (and on a chart)
+//	-chart FILE       instead of running, draw the reports in the JSON
+//	                  files given as arguments as an SVG chart into FILE
 //
 // For example, amq against raw go-amqp on the embedded broker, and then
 // through RabbitMQ:
@@ -37,6 +40,12 @@
 //	amqbench -url self -duration 5s -engine amq
 //	amqbench -url self -duration 5s -engine raw
 //	amqbench -url amqp://127.0.0.1:5672 -user guest -password guest -address /queue/amqbench -engine amq
+//
+// and a chart of runs saved with -json (one or more reports per file):
+//
+//	amqbench -url self -engine amq -label "amq, embedded" -json >> amq.json
+//	amqbench -url self -engine raw -label "raw, embedded" -json >> raw.json
+//	amqbench -chart runs.svg amq.json raw.json
 //
 // # The workload
 //
@@ -81,7 +90,8 @@
 // send_rate_msgs_per_s, cpu_us_per_msg, sent, received, lost, duplicated,
 // unconfirmed, stale, drained, stalled_s,
 // engine, url (never with credentials), peer_url, address, presettled,
-// size, credit, window, senders, rate, duration_s and elapsed_s.
+// size, credit, window, senders, rate, duration_s and elapsed_s, and label
+// when -label was given. -chart reads these objects back.
 //
 // # Chaos
 //

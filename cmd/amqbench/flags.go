@@ -35,6 +35,12 @@ type config struct {
 	password   string
 	chaos      bool
 	grace      time.Duration
+	label      string
+
+	// chart, when set, is the SVG file to draw from the JSON reports in
+	// chartInputs instead of running.
+	chart       string
+	chartInputs []string
 
 	// chaosEvery is the interval between connection cuts with chaos (1s;
 	// the tests shorten it).
@@ -57,6 +63,7 @@ func defaultConfig() config {
 }
 
 const usageText = `usage: amqbench [flags]
+       amqbench -chart out.svg report.json...
 
 amqbench measures AMQP 1.0 messaging: one receiver and -senders senders move
 messages through the peer at -url for -duration, then it reports throughput,
@@ -70,6 +77,10 @@ and -user guest -password guest.
 -engine amq runs the workload on this module's client; -engine raw runs the
 same workload on github.com/Azure/go-amqp directly, so that the two can be
 compared on the same peer.
+
+-chart FILE draws the reports of earlier -json runs (files named as arguments,
+one or more reports each) as an SVG chart of throughput and latency
+percentiles, and exits.
 
 Flags:
 `
@@ -94,6 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.password, "password", c.password, "SASL password of -user")
 	fs.BoolVar(&c.chaos, "chaos", c.chaos, "cut the connections every second through an in-process proxy and report reconnect times (engine amq)")
 	fs.DurationVar(&c.grace, "grace", c.grace, "after the senders stop, how long to wait for outstanding outcomes and deliveries")
+	fs.StringVar(&c.label, "label", c.label, "`text` naming the run in the report (and on a -chart)")
+	fs.StringVar(&c.chart, "chart", c.chart, "instead of running, draw the JSON reports named as arguments as an SVG chart into `FILE`")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
 		fs.PrintDefaults()
@@ -101,7 +114,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
-	if fs.NArg() > 0 {
+	if c.chart != "" {
+		if fs.NArg() == 0 {
+			return config{}, errors.New("-chart needs the JSON report files to draw as arguments")
+		}
+		c.chartInputs = fs.Args()
+	} else if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if err := c.validate(); err != nil {

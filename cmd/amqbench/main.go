@@ -35,10 +35,34 @@ func main() {
 		fmt.Fprintf(os.Stderr, "amqbench: %v\n", err)
 		os.Exit(2)
 	}
+	if cfg.chart != "" {
+		if err := chartFiles(cfg); err != nil {
+			fmt.Fprintf(os.Stderr, "amqbench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "amqbench: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// chartFiles draws the reports in cfg.chartInputs into cfg.chart.
+func chartFiles(cfg config) error {
+	runs, err := loadRuns(cfg.chartInputs)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(cfg.chart)
+	if err != nil {
+		return err
+	}
+	if err := writeChart(f, runs); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // setupTimeout bounds connecting and attaching, and closing at the end.

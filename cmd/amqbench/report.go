@@ -11,6 +11,7 @@ import (
 // from just before the send call to the receiver's hand-off to the
 // application, in microseconds.
 type report struct {
+	Label      string  `json:"label,omitempty"`
 	Engine     string  `json:"engine"`
 	URL        string  `json:"url"`
 	PeerURL    string  `json:"peer_url"`
@@ -56,6 +57,7 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 func (b *bench) report(res result, peerURL string) report {
 	cfg := b.cfg
 	r := report{
+		Label:      cfg.label,
 		Engine:     cfg.engine,
 		URL:        cfg.url,
 		PeerURL:    redact(peerURL),

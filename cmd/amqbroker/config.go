@@ -27,6 +27,7 @@ type config struct {
 	maxQueueMessages int
 	maxQueueBytes    int64
 	verbose          bool
+	pprof            string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -43,6 +44,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.maxQueueMessages, "max-queue-messages", 0, "bound on the messages a node holds (0: default 100000; -1: none)")
 	fs.Int64Var(&c.maxQueueBytes, "max-queue-bytes", 0, "bound on the bytes a node holds (0: default 256 MiB; -1: none)")
 	fs.BoolVar(&c.verbose, "v", false, "debug logging")
+	fs.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on `HOST:PORT` (e.g. 127.0.0.1:6060) for profiling")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: amqbroker [flags]\n\nAn in-memory AMQP 1.0 broker. With no user configured, -allow-anonymous is required.\n\nFlags:")
 		fs.PrintDefaults()

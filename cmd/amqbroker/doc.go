@@ -23,10 +23,18 @@
 //	-max-queue-bytes N       bound on the bytes a node holds
 //	                         (default 256 MiB; -1: none)
 //	-v                       debug logging
+//	-pprof HOST:PORT         serve net/http/pprof there (profiling; keep
+//	                         it on a loopback address)
 //
 // Users authenticate with SASL PLAIN or SCRAM-SHA-1/256/512. Anonymous
 // access must be asked for: with no user configured and no
 // -allow-anonymous, amqbroker refuses to start and says so.
+//
+// All state lives in the Go heap. Unless the GOGC environment variable is
+// set, amqbroker runs the garbage collector at Go's default target while
+// the live heap is under 64 MiB and at GOGC=50 above it: with the default
+// a broker holding many messages could grow to twice their size before
+// collecting (GOMEMLIMIT is honoured as usual).
 //
 // Once listening, amqbroker prints exactly one line on standard output,
 //

@@ -5,16 +5,65 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with -pprof
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/metrics"
 	"syscall"
+	"time"
 
 	"github.com/amqgo/amq/broker"
 )
 
+// The garbage collector's target when GOGC is not set. A broker's heap is
+// mostly messages waiting in queues, long-lived: with Go's default of 100
+// a process holding many could grow to twice their size before
+// collecting. Below largeHeap, collections are cheap and frequent and the
+// default is kept; above it amqbroker collects at 50, keeping the process
+// to about one and a half times what it holds.
+const (
+	largeHeap      = 64 << 20
+	gcPercentSmall = 100
+	gcPercentLarge = 50
+)
+
+// tuneGC sets the GC target from the live heap, once a second, until ctx
+// ends.
+func tuneGC(ctx context.Context) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	current := gcPercentSmall
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return
+		}
+		want := gcPercentSmall
+		if sample[0].Value.Uint64() > largeHeap {
+			want = gcPercentLarge
+		}
+		if want != current {
+			debug.SetGCPercent(want)
+			current = want
+		}
+	}
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("GOGC") == "" {
+		go tuneGC(ctx)
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -36,6 +85,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "amqbroker: %v\n", err)
 		return 1
+	}
+	if cfg.pprof != "" {
+		ln, err := net.Listen("tcp", cfg.pprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "amqbroker: -pprof: %v\n", err)
+			return 1
+		}
+		defer ln.Close()
+		log.Info("pprof listening", "addr", ln.Addr().String())
+		go func() { _ = http.Serve(ln, nil) }()
 	}
 	b, err := broker.Listen(cfg.listen, opts)
 	if err != nil {

@@ -165,3 +165,18 @@ func TestReadUsersBadLine(t *testing.T) {
 		t.Fatalf("err = %v (must not echo the line)", err)
 	}
 }
+
+func TestTuneGCStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tuneGC(ctx)
+	}()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tuneGC did not return when its context ended")
+	}
+}

@@ -74,19 +74,9 @@ func ReadFrame(r io.Reader, maxFrameSize uint32) (Frame, error) {
 		return Frame{}, err
 	}
 	size := binary.BigEndian.Uint32(h[0:4])
-	doff := uint32(h[4]) * 4
-	f := Frame{Type: h[5], Channel: binary.BigEndian.Uint16(h[6:8])}
-	switch {
-	case size < frameHeaderSize:
-		return f, &FramingError{Reason: fmt.Sprintf("frame size %d is below 8", size)}
-	case maxFrameSize != 0 && size > maxFrameSize:
-		return f, &FramingError{Reason: fmt.Sprintf("frame size %d exceeds max-frame-size %d", size, maxFrameSize)}
-	case doff < frameHeaderSize:
-		return f, &FramingError{Reason: fmt.Sprintf("data offset %d is below 2", h[4])}
-	case doff > size:
-		return f, &FramingError{Reason: fmt.Sprintf("data offset %d is beyond frame size %d", h[4], size)}
-	case f.Type != FrameAMQP && f.Type != FrameSASL:
-		return f, &FramingError{Reason: fmt.Sprintf("unknown frame type %d", f.Type)}
+	f, doff, err := checkFrameHeader(h, maxFrameSize)
+	if err != nil {
+		return f, err
 	}
 	rest, err := readN(r, int64(size-frameHeaderSize))
 	if err != nil {
@@ -95,6 +85,86 @@ func ReadFrame(r io.Reader, maxFrameSize uint32) (Frame, error) {
 	body := rest[doff-frameHeaderSize:]
 	f.Body, f.Payload, err = DecodeFrameBody(f.Type, body)
 	return f, err
+}
+
+// FrameReader reads frames as ReadFrame does, into one buffer it reuses,
+// so that reading a frame makes no garbage of its own. The frames it
+// returns do not alias that buffer either: decoded values are copies, and
+// the payload of a transfer is copied into a slice of exactly its length
+// (which a receiver may keep, a broker for instance, without pinning the
+// frame around it).
+type FrameReader struct {
+	r   io.Reader
+	max uint32
+	buf []byte
+}
+
+// maxReusedFrame is the largest frame read into the reused buffer; a
+// larger one gets a buffer of its own, so that one big message does not
+// pin a big buffer for the life of the connection.
+const maxReusedFrame = 64 << 10
+
+// NewFrameReader returns a FrameReader of r accepting frames up to
+// maxFrameSize bytes (0: no limit).
+func NewFrameReader(r io.Reader, maxFrameSize uint32) *FrameReader {
+	return &FrameReader{r: r, max: maxFrameSize}
+}
+
+// ReadFrame reads the next frame; see the package function ReadFrame for
+// the errors.
+func (fr *FrameReader) ReadFrame() (Frame, error) {
+	var h [frameHeaderSize]byte
+	if _, err := io.ReadFull(fr.r, h[:]); err != nil {
+		return Frame{}, err
+	}
+	size := binary.BigEndian.Uint32(h[0:4])
+	f, doff, err := checkFrameHeader(h, fr.max)
+	if err != nil {
+		return f, err
+	}
+	n := int64(size - frameHeaderSize)
+	if n > maxReusedFrame {
+		rest, err := readN(fr.r, n)
+		if err != nil {
+			return f, err
+		}
+		f.Body, f.Payload, err = DecodeFrameBody(f.Type, rest[doff-frameHeaderSize:])
+		return f, err
+	}
+	if int64(cap(fr.buf)) < n {
+		fr.buf = make([]byte, max(n, 512))
+	}
+	rest := fr.buf[:n]
+	if _, err := io.ReadFull(fr.r, rest); err != nil {
+		return f, unexpected(err)
+	}
+	var payload []byte
+	f.Body, payload, err = DecodeFrameBody(f.Type, rest[doff-frameHeaderSize:])
+	if payload != nil {
+		f.Payload = append(make([]byte, 0, len(payload)), payload...)
+	}
+	return f, err
+}
+
+// checkFrameHeader validates a frame header and returns the frame's type
+// and channel and its data offset in bytes.
+func checkFrameHeader(h [frameHeaderSize]byte, maxFrameSize uint32) (Frame, uint32, error) {
+	size := binary.BigEndian.Uint32(h[0:4])
+	doff := uint32(h[4]) * 4
+	f := Frame{Type: h[5], Channel: binary.BigEndian.Uint16(h[6:8])}
+	switch {
+	case size < frameHeaderSize:
+		return f, 0, &FramingError{Reason: fmt.Sprintf("frame size %d is below 8", size)}
+	case maxFrameSize != 0 && size > maxFrameSize:
+		return f, 0, &FramingError{Reason: fmt.Sprintf("frame size %d exceeds max-frame-size %d", size, maxFrameSize)}
+	case doff < frameHeaderSize:
+		return f, 0, &FramingError{Reason: fmt.Sprintf("data offset %d is below 2", h[4])}
+	case doff > size:
+		return f, 0, &FramingError{Reason: fmt.Sprintf("data offset %d is beyond frame size %d", h[4], size)}
+	case f.Type != FrameAMQP && f.Type != FrameSASL:
+		return f, 0, &FramingError{Reason: fmt.Sprintf("unknown frame type %d", f.Type)}
+	}
+	return f, doff, nil
 }
 
 // readN reads exactly n bytes, growing the buffer as data arrives so that
@@ -138,6 +208,23 @@ func DecodeFrameBody(typ uint8, body []byte) (Performative, []byte, error) {
 	if len(body) == 0 {
 		return nil, nil, nil
 	}
+	if typ == FrameAMQP && len(body) > 3 && body[0] == 0x00 && TypeCode(body[1]) == TypeSmallUlong {
+		switch uint64(body[2]) {
+		case DescTransfer:
+			if t, payload, ok := fastTransfer(body); ok {
+				return t, payload, nil
+			}
+		case DescDisposition:
+			if d, ok := fastDisposition(body); ok {
+				return d, nil, nil
+			}
+		}
+	}
+	return decodeFrameBodyGeneric(typ, body)
+}
+
+// decodeFrameBodyGeneric is DecodeFrameBody without the fast paths.
+func decodeFrameBodyGeneric(typ uint8, body []byte) (Performative, []byte, error) {
 	d := newDecoder(body)
 	if c, _ := d.byte1(); TypeCode(c) != TypeDescribed {
 		return nil, nil, &DecodeError{Offset: 0, Reason: fmt.Sprintf("frame body starts with 0x%02x, not a described performative", c)}

@@ -195,3 +195,68 @@ func TestProtoHeader(t *testing.T) {
 		t.Errorf("short header: %v", err)
 	}
 }
+
+func TestFrameReader(t *testing.T) {
+	id, format := uint32(1), uint32(0)
+	big := bytes.Repeat([]byte{7}, 100<<10)
+	frames := []Frame{
+		{Type: FrameAMQP, Channel: 1, Body: &Transfer{Handle: 0, DeliveryID: &id, DeliveryTag: []byte{1}, MessageFormat: &format}, Payload: []byte("first")},
+		{Type: FrameAMQP},
+		{Type: FrameAMQP, Channel: 2, Body: &Disposition{Role: RoleReceiver, First: 1, Settled: true, State: &Accepted{}}},
+		{Type: FrameAMQP, Body: &Transfer{Handle: 0, More: true}, Payload: big},
+		{Type: FrameAMQP, Body: &Transfer{Handle: 0}, Payload: []byte{}},
+		{Type: FrameAMQP, Body: &Transfer{Handle: 0}, Payload: []byte("last")},
+	}
+	var stream []byte
+	for _, f := range frames {
+		var err error
+		if stream, err = AppendFrame(stream, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fr := NewFrameReader(bytes.NewReader(stream), 0)
+	var got []Frame
+	for range frames {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, f)
+	}
+	if _, err := fr.ReadFrame(); err != io.EOF {
+		t.Errorf("after the last frame: %v, want io.EOF", err)
+	}
+	for i, f := range got {
+		want, err := ReadFrame(bytes.NewReader(mustFrame(t, frames[i])), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(f, want) {
+			t.Errorf("frame %d: %#v, want %#v", i, f, want)
+		}
+	}
+	// Payloads are the frames' own: reading more does not change them,
+	// and each is exactly as long as it is.
+	if string(got[0].Payload) != "first" || cap(got[0].Payload) != len("first") || !bytes.Equal(got[3].Payload, big) {
+		t.Errorf("payloads changed under the reader: %q (cap %d)", got[0].Payload, cap(got[0].Payload))
+	}
+	// The header is checked as ReadFrame does.
+	bad := NewFrameReader(bytes.NewReader([]byte{0, 0, 0, 4, 2, 0, 0, 0}), 0)
+	var fe *FramingError
+	if _, err := bad.ReadFrame(); !errors.As(err, &fe) {
+		t.Errorf("frame size 4: %v, want a *FramingError", err)
+	}
+	short := NewFrameReader(bytes.NewReader(stream[:20]), 0)
+	if _, err := short.ReadFrame(); err != io.ErrUnexpectedEOF {
+		t.Errorf("truncated frame: %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
+func mustFrame(t *testing.T, f Frame) []byte {
+	t.Helper()
+	b, err := AppendFrame(nil, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
