@@ -131,6 +131,7 @@ func (s *session) handleAttach(a *codec.Attach) error {
 			l.linkCredit = l.creditWindow
 			_ = c.sendLinkFlowLocked(l, false)
 		}
+		l.sess.serving++
 		go c.runReceiver(l)
 	}
 	return nil
@@ -156,6 +157,11 @@ func (c *Conn) runSender(l *Link) {
 
 func (c *Conn) runReceiver(l *Link) {
 	defer c.srv.wg.Done()
+	defer func() {
+		c.mu.Lock()
+		l.sess.receiverServedLocked()
+		c.mu.Unlock()
+	}()
 	defer c.endServe(l)
 	c.srv.cfg.Handler.ServeReceiver(l.ctx, l.receiver)
 }

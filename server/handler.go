@@ -48,7 +48,10 @@ type Handler interface {
 	// until it reports the end of the link).
 	//
 	// When ServeReceiver returns while the link is still attached, the
-	// server closes the link (detach with closed=true, no error).
+	// server closes the link (detach with closed=true, no error). When the
+	// peer ends the session, the server answers once the ServeReceiver of
+	// each of its links has returned (at most 2 s later), so that the
+	// answer tells the peer every message it sent was processed.
 	ServeReceiver(ctx context.Context, r *Receiver)
 }
 

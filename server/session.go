@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/amqgo/amq/internal/codec"
 )
@@ -34,6 +35,14 @@ type session struct {
 	unsettledIn  map[uint32]*IncomingDelivery
 
 	endSent bool // we ended it; waiting for the peer's end
+
+	// serving counts the receiving links whose ServeReceiver runs. When
+	// the peer ends the session, our end waits for them to return
+	// (endPending), so that the peer's end answered means every transfer
+	// it sent before was handed to the handler and processed: a client
+	// closing after pre-settled sends relies on it.
+	serving    int
+	endPending bool
 }
 
 // dispatch handles one frame read after the open exchange.
@@ -73,6 +82,9 @@ func (c *Conn) dispatch(fr codec.Frame) error {
 		}
 		return nil
 	}
+	if s.endPending {
+		return nil // the peer ended it; our end follows when the handlers are done
+	}
 	var err error
 	switch b := fr.Body.(type) {
 	case *codec.End:
@@ -80,8 +92,17 @@ func (c *Conn) dispatch(fr codec.Frame) error {
 			c.log.Info("amqp session ended by peer", "channel", fr.Channel, "error", b.Error)
 		}
 		s.endLocked(b.Error)
-		_ = c.sendLocked(s.localChannel, &codec.End{}, nil)
-		c.freeSessionLocked(s)
+		if s.serving == 0 {
+			_ = c.sendLocked(s.localChannel, &codec.End{}, nil)
+			c.freeSessionLocked(s)
+			break
+		}
+		s.endPending = true
+		time.AfterFunc(closeTimeout, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			s.answerEndLocked() // a handler still busy does not hold the peer forever
+		})
 	case *codec.Attach:
 		err = s.handleAttach(b)
 	case *codec.Flow:
@@ -153,6 +174,26 @@ func (c *Conn) handleBegin(ch uint16, b *codec.Begin) error {
 		OutgoingWindow: math.MaxUint32,
 		HandleMax:      &hm,
 	}, nil)
+}
+
+// answerEndLocked answers the peer's end of s, if it waits for one.
+func (s *session) answerEndLocked() {
+	c := s.c
+	if !s.endPending || c.closeSent || c.ended {
+		return
+	}
+	s.endPending = false
+	_ = c.sendLocked(s.localChannel, &codec.End{}, nil)
+	c.freeSessionLocked(s)
+}
+
+// receiverServedLocked records that the ServeReceiver of one of s's links
+// returned, and answers the peer's end once none runs.
+func (s *session) receiverServedLocked() {
+	s.serving--
+	if s.serving == 0 {
+		s.answerEndLocked()
+	}
 }
 
 // freeSessionLocked forgets a session both sides have ended.
