@@ -31,6 +31,7 @@
 //	-chaos            cut the connections every second (engine amq only)
 //	-grace D          how long to drain after the senders stop (default 10s)
 //	-label TEXT       names the run in the report (and on a chart)
+//	-cpuprofile FILE  writes a CPU profile of the run (go tool pprof)
 //	-chart FILE       instead of running, draw the reports in the JSON
 //	                  files given as arguments as an SVG chart into FILE
 //

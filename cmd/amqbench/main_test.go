@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -323,5 +324,29 @@ func TestSeqSet(t *testing.T) {
 	b.add(64)
 	if got := a.missingFrom(&b); got != 3 {
 		t.Errorf("missingFrom = %d, want 3", got)
+	}
+}
+
+func TestCPUProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "AMQBENCH_RUN_MAIN=1", "AMQBENCH_ARGS=-url self -duration 300ms -cpuprofile "+prof)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("amqbench -cpuprofile: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b { // pprof profiles are gzipped protobuf
+		t.Fatalf("the profile is not a gzipped pprof profile: %d bytes", len(b))
+	}
+
+	cmd = exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "AMQBENCH_RUN_MAIN=1", "AMQBENCH_ARGS=-url self -duration 300ms -cpuprofile "+filepath.Join(prof, "no", "such", "dir"))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "-cpuprofile") {
+		t.Fatalf("unwritable -cpuprofile: err %v, output %s", err, out)
 	}
 }
