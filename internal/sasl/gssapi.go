@@ -72,7 +72,7 @@ func newGSSAPI(cfg *Config, krb *lazyKerberos) *gssapiMech {
 			return ticket{}, err
 		}
 		if err := cl.AffirmLogin(); err != nil {
-			return ticket{}, fmt.Errorf("Kerberos login: %v", err)
+			return ticket{}, fmt.Errorf("gssapi: Kerberos login: %v", err)
 		}
 		tkt, key, err := cl.GetServiceTicket(spn)
 		if err != nil {

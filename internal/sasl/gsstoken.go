@@ -87,7 +87,7 @@ func unwrap(b []byte, key types.EncryptionKey) (payload []byte, flags byte, err 
 		return nil, 0, err
 	}
 	if ok, err := wt.Verify(key, keyusage.GSSAPI_ACCEPTOR_SEAL); !ok {
-		return nil, 0, fmt.Errorf("Wrap token checksum: %v", err)
+		return nil, 0, fmt.Errorf("gssapi: Wrap token checksum: %v", err)
 	}
 	return wt.Payload, flags, nil
 }

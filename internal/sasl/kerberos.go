@@ -60,7 +60,7 @@ func loadKerberos(kc *KerberosConfig) (*client.Client, error) {
 
 	if kc.Keytab != "" || kc.Principal != "" {
 		if kc.Keytab == "" || kc.Principal == "" {
-			return nil, fmt.Errorf("Kerberos keytab login needs both Keytab and Principal")
+			return nil, fmt.Errorf("gssapi: Kerberos keytab login needs both Keytab and Principal")
 		}
 		kt, err := keytab.Load(kc.Keytab)
 		if err != nil {
@@ -71,7 +71,7 @@ func loadKerberos(kc *KerberosConfig) (*client.Client, error) {
 			realm = conf.LibDefaults.DefaultRealm
 		}
 		if realm == "" {
-			return nil, fmt.Errorf("Kerberos principal %q has no realm and krb5.conf sets no default_realm", kc.Principal)
+			return nil, fmt.Errorf("gssapi: Kerberos principal %q has no realm and krb5.conf sets no default_realm", kc.Principal)
 		}
 		return client.NewWithKeytab(user, realm, kt, conf, disableFAST), nil
 	}
@@ -92,7 +92,7 @@ func loadKerberos(kc *KerberosConfig) (*client.Client, error) {
 		NameString: []string{"krbtgt", cc.GetClientRealm()},
 	})
 	if !ok {
-		return nil, fmt.Errorf("Kerberos ticket cache %s holds no ticket-granting ticket (run kinit)", path)
+		return nil, fmt.Errorf("gssapi: Kerberos ticket cache %s holds no ticket-granting ticket (run kinit)", path)
 	}
 	if time.Now().After(tgt.EndTime) {
 		return nil, fmt.Errorf("the Kerberos ticket in %s expired at %s (run kinit)", path, tgt.EndTime.Format(time.RFC3339))
@@ -117,7 +117,7 @@ func ccachePath(name string) (string, error) {
 		return p, nil
 	}
 	if typ, _, ok := strings.Cut(name, ":"); ok && !strings.Contains(typ, "/") {
-		return "", fmt.Errorf("Kerberos credential cache %q: only FILE: caches are supported (set KRB5CCNAME=FILE:/path and run kinit)", name)
+		return "", fmt.Errorf("gssapi: Kerberos credential cache %q: only FILE: caches are supported (set KRB5CCNAME=FILE:/path and run kinit)", name)
 	}
 	return name, nil
 }
