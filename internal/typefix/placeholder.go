@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"sync"
+	"time"
 
 	amqp "github.com/Azure/go-amqp"
 
@@ -185,46 +186,58 @@ func Placeholder(v any) (p any, ok bool) {
 	case []codec.Decimal128:
 		return arrayPlaceholder(DescriptorDecimal128Array, x)
 	case codec.Array:
-		if x.Descriptor != nil {
-			return v, false
-		}
-		if len(x.Values) == 0 {
-			switch x.Elem {
-			case codec.TypeChar:
-				return Placeholder([]codec.Char{})
-			case codec.TypeDecimal32:
-				return Placeholder([]codec.Decimal32{})
-			case codec.TypeDecimal64:
-				return Placeholder([]codec.Decimal64{})
-			case codec.TypeDecimal128:
-				return Placeholder([]codec.Decimal128{})
-			}
-			return v, false
-		}
-		switch x.Values[0].(type) {
-		case codec.Char:
-			return sliceOf[codec.Char](x.Values, v)
-		case codec.Decimal32:
-			return sliceOf[codec.Decimal32](x.Values, v)
-		case codec.Decimal64:
-			return sliceOf[codec.Decimal64](x.Values, v)
-		case codec.Decimal128:
-			return sliceOf[codec.Decimal128](x.Values, v)
+		if t, ok := asTypedSlice(x); ok {
+			return Placeholder(t)
 		}
 	}
 	return v, false
 }
 
-func sliceOf[T any](vals []any, orig any) (any, bool) {
+// asTypedSlice returns an undescribed codec.Array of chars or of one decimal
+// type (as codec.Unmarshal returns decimal arrays) as the typed slice amq
+// uses for it. The element type is a.Elem, or that of the first value when
+// a.Elem is zero.
+func asTypedSlice(a codec.Array) (any, bool) {
+	if a.Descriptor != nil {
+		return nil, false
+	}
+	elem := a.Elem
+	if elem == 0 && len(a.Values) > 0 {
+		switch a.Values[0].(type) {
+		case codec.Char:
+			elem = codec.TypeChar
+		case codec.Decimal32:
+			elem = codec.TypeDecimal32
+		case codec.Decimal64:
+			elem = codec.TypeDecimal64
+		case codec.Decimal128:
+			elem = codec.TypeDecimal128
+		}
+	}
+	switch elem {
+	case codec.TypeChar:
+		return typedSlice[codec.Char](a.Values)
+	case codec.TypeDecimal32:
+		return typedSlice[codec.Decimal32](a.Values)
+	case codec.TypeDecimal64:
+		return typedSlice[codec.Decimal64](a.Values)
+	case codec.TypeDecimal128:
+		return typedSlice[codec.Decimal128](a.Values)
+	}
+	return nil, false
+}
+
+// typedSlice returns vals as a []T, or false if one of them is not a T.
+func typedSlice[T any](vals []any) (any, bool) {
 	s := make([]T, len(vals))
 	for i, e := range vals {
 		t, ok := e.(T)
 		if !ok {
-			return orig, false
+			return nil, false
 		}
 		s[i] = t
 	}
-	return Placeholder(s)
+	return s, true
 }
 
 func arrayPlaceholder[T codec.Decimal32 | codec.Decimal64 | codec.Decimal128](name string, x []T) (any, bool) {
@@ -278,8 +291,8 @@ func restore(v any, depth int) (any, bool) {
 	}
 	switch x := v.(type) {
 	case bool, string, []byte, uint8, uint16, uint32, uint64, int8, int16, int32, int64,
-		float32, float64, int, uint:
-		return v, false
+		float32, float64, int, uint, amqp.Symbol, amqp.UUID, time.Time:
+		return v, false // the common scalars, without reflection
 	case []any:
 		var out []any
 		for i, e := range x {

@@ -497,15 +497,17 @@ func (w *rewriter) realRaw(src []byte, v int) (end int, ok bool) {
 	if !ok || len(digits) == 0 || len(digits)%2 != 0 {
 		return 0, false
 	}
+	if !w.emit {
+		// Counting only: the encoding is checked once, when emitting (a
+		// malformed one then goes out as the placeholder it is).
+		return end, true
+	}
 	at := len(w.out)
 	w.out = append(w.out, make([]byte, len(digits)/2)...)
 	_, _ = hex.Decode(w.out[at:], digits)
 	if n, err := skipValue(w.out[at:], 0, 0); err != nil || n != len(w.out)-at {
 		w.out = w.out[:at]
 		return 0, false
-	}
-	if !w.emit {
-		w.out = w.out[:at]
 	}
 	return end, true
 }

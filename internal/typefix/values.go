@@ -189,6 +189,15 @@ func goAMQPDescriptor(d any) (any, error) {
 	return nil, fmt.Errorf("a Described's descriptor must be an amq.Symbol or a uint64, got %T", d)
 }
 
+// codecDescriptor is goAMQPDescriptor in the project codec's form.
+func codecDescriptor(d any) (any, error) {
+	d, err := goAMQPDescriptor(d)
+	if s, ok := d.(amqp.Symbol); ok {
+		return codec.Symbol(s), nil
+	}
+	return d, err
+}
+
 // rawPlaceholder encodes a with the project's codec and wraps the encoding
 // in a raw placeholder, which the connection replaces with the encoding
 // itself on the way out.
@@ -228,12 +237,9 @@ func toCodec(v any, depth int) (any, error) {
 		}
 		return out, nil
 	case Described:
-		d, err := goAMQPDescriptor(x.Descriptor)
+		d, err := codecDescriptor(x.Descriptor)
 		if err != nil {
 			return nil, err
-		}
-		if s, ok := d.(amqp.Symbol); ok {
-			d = codec.Symbol(s)
 		}
 		inner, err := toCodec(x.Value, depth+1)
 		if err != nil {
@@ -248,12 +254,9 @@ func toCodec(v any, depth int) (any, error) {
 	case Array:
 		ca := codec.Array{Values: make([]any, len(x.Values))}
 		if x.Descriptor != nil {
-			d, err := goAMQPDescriptor(x.Descriptor)
+			d, err := codecDescriptor(x.Descriptor)
 			if err != nil {
 				return nil, fmt.Errorf("amq.Array: %w", err)
-			}
-			if s, ok := d.(amqp.Symbol); ok {
-				d = codec.Symbol(s)
 			}
 			ca.Descriptor = d
 		}
@@ -370,12 +373,11 @@ func fromCodec(v any, depth int) any {
 		}
 		return Described{Descriptor: d, Value: fromCodec(x.Value, depth+1)}
 	case codec.Array:
+		if t, ok := asTypedSlice(x); ok {
+			return t
+		}
 		if x.Descriptor == nil {
 			switch x.Elem {
-			case codec.TypeDecimal32, codec.TypeDecimal64, codec.TypeDecimal128:
-				if p, ok := Placeholder(x); ok {
-					return Restore(p)
-				}
 			case codec.TypeMap8, codec.TypeMap32:
 				out := make([]map[any]any, len(x.Values))
 				for i, e := range x.Values {
@@ -433,10 +435,8 @@ func anyKeyMap(m codec.Map, depth int) map[any]any {
 		if s, ok := k.(amqp.Symbol); ok {
 			k = string(s)
 		}
-		if k != nil && !reflect.TypeOf(k).Comparable() {
+		if !hashable(k) {
 			k = fmt.Sprintf("%T:%x", k, k)
-		} else if k != nil && !hashable(k) {
-			k = fmt.Sprintf("%T:%v", k, k)
 		}
 		out[k] = fromCodec(e.Value, depth+1)
 	}
@@ -444,7 +444,7 @@ func anyKeyMap(m codec.Map, depth int) map[any]any {
 }
 
 // hashable reports whether k can be a Go map key without panicking (a
-// comparable type can still hold an incomparable value in an interface).
+// slice cannot, nor can a struct or array holding one in an interface).
 func hashable(k any) (ok bool) {
 	defer func() {
 		if recover() != nil {
