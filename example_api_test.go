@@ -105,14 +105,9 @@ func ExampleClient_Err() {
 }
 
 func ExampleClient_NewSender() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 
 	s, err := c.NewSender(ctx, "jobs", &amq.SenderOptions{Capabilities: []string{"queue"}})
 	if err != nil {
@@ -144,14 +139,9 @@ func ExampleClient_URL() {
 }
 
 func ExampleSender_Address() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	s, err := c.NewSender(ctx, "audit", nil)
 	if err != nil {
 		log.Fatal(err)
@@ -161,14 +151,9 @@ func ExampleSender_Address() {
 }
 
 func ExampleSender_Close() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	s, err := c.NewSender(ctx, "audit", nil)
 	if err != nil {
 		log.Fatal(err)
@@ -211,14 +196,9 @@ func ExampleSender_Send() {
 }
 
 func ExampleReceipt_Wait() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	s, err := c.NewSender(ctx, "events", nil)
 	if err != nil {
 		log.Fatal(err)
@@ -233,14 +213,9 @@ func ExampleReceipt_Wait() {
 }
 
 func ExampleReceiver_Address() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 
 	// A dynamic receiver's address is chosen by the broker: it is where
 	// replies should be sent.
@@ -258,14 +233,9 @@ func ExampleReceiver_Address() {
 }
 
 func ExampleReceiver_Close() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	r, err := c.NewReceiver(ctx, "jobs", nil)
 	if err != nil {
 		log.Fatal(err)
@@ -375,14 +345,9 @@ func ExampleReceiver_Err() {
 }
 
 func ExampleDelivery_Accept() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	if err := c.Send(ctx, amq.NewMessage("invoice 7").SetTo("invoices")); err != nil {
 		log.Fatal(err)
 	}
@@ -437,14 +402,9 @@ func ExampleDelivery_Context() {
 }
 
 func ExampleDelivery_Modify() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	if err := c.Send(ctx, amq.NewMessage("flaky job").SetTo("jobs")); err != nil {
 		log.Fatal(err)
 	}
@@ -474,14 +434,9 @@ func ExampleDelivery_Modify() {
 }
 
 func ExampleDelivery_Release() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	if err := c.Send(ctx, amq.NewMessage("job").SetTo("jobs")); err != nil {
 		log.Fatal(err)
 	}

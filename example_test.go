@@ -22,6 +22,17 @@ func exampleBroker() (url string, stop func()) {
 	return b.URL(), func() { b.Close() }
 }
 
+// exampleClient connects to a new in-process broker, for the examples
+// whose subject is not Dial; done closes both.
+func exampleClient() (c *amq.Client, done func()) {
+	url, stop := exampleBroker()
+	c, err := amq.Dial(context.Background(), url, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c, func() { c.Close(); stop() }
+}
+
 func ExampleDial() {
 	url, stop := exampleBroker()
 	defer stop()
@@ -38,14 +49,9 @@ func ExampleDial() {
 }
 
 func ExampleClient_Send() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 
 	// Send blocks until the broker settles the message: nil means accepted.
 	if err := c.Send(ctx, amq.NewMessage("hello").SetTo("queue1")); err != nil {
@@ -56,14 +62,9 @@ func ExampleClient_Send() {
 }
 
 func ExampleClient_NewReceiver() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 
 	r, err := c.NewReceiver(ctx, "jobs", &amq.ReceiverOptions{Credit: 10})
 	if err != nil {
@@ -91,14 +92,9 @@ func ExampleClient_NewReceiver() {
 }
 
 func ExampleSender_SendAsync() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	s, err := c.NewSender(ctx, "events", nil)
 	if err != nil {
 		log.Fatal(err)
@@ -124,14 +120,9 @@ func ExampleSender_SendAsync() {
 }
 
 func ExampleDelivery_Reject() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 
 	r, err := c.NewReceiver(ctx, "orders", &amq.ReceiverOptions{ManualAccept: true})
 	if err != nil {

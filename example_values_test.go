@@ -81,14 +81,9 @@ func ExampleMessage() {
 }
 
 func ExampleMessage_SetTo() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	// Client.Send routes each message by its To address.
 	for _, to := range []string{"emails", "sms"} {
 		if err := c.Send(ctx, amq.NewMessage("hi").SetTo(to)); err != nil {
@@ -424,14 +419,9 @@ func ExampleRejectedError_Is() {
 }
 
 func ExampleModifyOptions() {
-	url, stop := exampleBroker()
-	defer stop()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	if err := c.Send(ctx, amq.NewMessage("job").SetTo("jobs")); err != nil {
 		log.Fatal(err)
 	}
