@@ -231,9 +231,9 @@ func exampleSending(body string, settled bool, inspect func(context.Context, *se
 }
 
 // exampleReceive receives one message from address on url with an amq
-// client, and settles it with settle.
-func exampleReceive(url, address string, settle func(*amq.Delivery, context.Context) error) {
-	c := exampleClient(url, nil)
+// client (dialled with opts), and settles it with settle.
+func exampleReceive(url, address string, opts *amq.ConnectOptions, settle func(*amq.Delivery, context.Context) error) {
+	c := exampleClient(url, opts)
 	defer c.Close()
 	ctx := context.Background()
 	r, err := c.NewReceiver(ctx, address, &amq.ReceiverOptions{ManualAccept: true})
@@ -264,7 +264,7 @@ func ExampleOutgoingDelivery_Wait() {
 		}
 	})
 	defer srv.Close()
-	exampleReceive(srv.URL(), "jobs", (*amq.Delivery).Accept)
+	exampleReceive(srv.URL(), "jobs", nil, (*amq.Delivery).Accept)
 	<-done
 	// Output: done: forget it
 }
@@ -280,7 +280,7 @@ func ExampleOutgoingDelivery_Outcome() {
 		}
 	})
 	defer srv.Close()
-	exampleReceive(srv.URL(), "jobs", (*amq.Delivery).Release)
+	exampleReceive(srv.URL(), "jobs", nil, (*amq.Delivery).Release)
 	<-done
 	// Output: *codec.Released
 }
@@ -292,7 +292,7 @@ func ExampleOutgoingDelivery_ID() {
 		close(done)
 	})
 	defer srv.Close()
-	exampleReceive(srv.URL(), "q", (*amq.Delivery).Accept)
+	exampleReceive(srv.URL(), "q", nil, (*amq.Delivery).Accept)
 	<-done
 	// Output: delivery 0
 }
@@ -334,7 +334,7 @@ func ExampleOutgoingDelivery_Payload() {
 		}
 	})
 	defer srv.Close()
-	exampleReceive(srv.URL(), "q", (*amq.Delivery).Release)
+	exampleReceive(srv.URL(), "q", nil, (*amq.Delivery).Release)
 	<-done
 	// Output: requeue true
 }
@@ -346,7 +346,7 @@ func ExampleOutgoingDelivery_Settled() {
 		close(done)
 	})
 	defer srv.Close()
-	exampleReceive(srv.URL(), "clock", func(*amq.Delivery, context.Context) error { return nil })
+	exampleReceive(srv.URL(), "clock", nil, func(*amq.Delivery, context.Context) error { return nil })
 	<-done
 	// Output: pre-settled: true
 }
@@ -358,7 +358,7 @@ func ExampleOutgoingDelivery_Tag() {
 		close(done)
 	})
 	defer srv.Close()
-	exampleReceive(srv.URL(), "q", (*amq.Delivery).Accept)
+	exampleReceive(srv.URL(), "q", nil, (*amq.Delivery).Accept)
 	<-done
 	// Output: true
 }
@@ -687,18 +687,10 @@ func ExampleSender_Link() {
 
 // exampleReceiveFrom prints the body of one message received from address.
 func exampleReceiveFrom(url, address string, opts *amq.ConnectOptions) {
-	c := exampleClient(url, opts)
-	defer c.Close()
-	ctx := context.Background()
-	r, err := c.NewReceiver(ctx, address, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	d, err := r.Receive(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(d.Message.Body)
+	exampleReceive(url, address, opts, func(d *amq.Delivery, ctx context.Context) error {
+		fmt.Println(d.Message.Body)
+		return d.Accept(ctx)
+	})
 }
 
 func ExampleSender_Close() {
