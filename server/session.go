@@ -92,12 +92,11 @@ func (c *Conn) dispatch(fr codec.Frame) error {
 			c.log.Info("amqp session ended by peer", "channel", fr.Channel, "error", b.Error)
 		}
 		s.endLocked(b.Error)
+		s.endPending = true
 		if s.serving == 0 {
-			_ = c.sendLocked(s.localChannel, &codec.End{}, nil)
-			c.freeSessionLocked(s)
+			s.answerEndLocked()
 			break
 		}
-		s.endPending = true
 		time.AfterFunc(closeTimeout, func() {
 			c.mu.Lock()
 			defer c.mu.Unlock()
