@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/amqgo/amq/internal/codec"
 )
 
 // coalescingConn batches writes: Write copies the bytes into a buffer and
@@ -24,6 +26,14 @@ import (
 // nothing to coalesce and the hand-off to the flusher would only add a
 // goroutine wake-up to every message.
 //
+// A receiver's settled disposition (the accept of a delivery, mostly) is
+// lazy: the sender waits for nothing on it, so it waits in the buffer, up
+// to lazyDelay, for the next frame that cannot wait, and consecutive ones
+// for consecutive deliveries with the same outcome are merged into one
+// disposition of the range (AMQP 1.0 section 2.7.6). A consumer accepting
+// each message then costs its peer one frame and one read per batch
+// instead of one per message. See lazy.go.
+//
 // The price of coalescing is that a write error surfaces on a later Write
 // (or Close) rather than on the one that caused it; go-amqp treats both
 // the same way, by failing the connection.
@@ -39,6 +49,13 @@ type coalescingConn struct {
 	last    time.Time
 	closing bool
 	done    chan struct{}
+
+	eager     bool          // buf holds a frame that is not lazy: flush it now
+	due       bool          // lazyDelay has passed since buf's first lazy frame
+	armed     bool          // the lazy timer runs, for the frames in buf
+	timer     *time.Timer   // sets due
+	tail      lazyTail      // the lazy frame at the end of buf, to merge into
+	lazyDelay time.Duration // defaultLazyDelay; tests change it
 
 	// go-amqp sets a write deadline before every frame it writes (30
 	// seconds ahead by default). The socket's is moved only when a write
@@ -99,16 +116,21 @@ const maxCoalesce = 1 << 20
 const writeThroughGap = 20 * time.Microsecond
 
 func newCoalescingConn(c net.Conn) *coalescingConn {
-	cc := &coalescingConn{Conn: c, done: make(chan struct{})}
+	cc := &coalescingConn{Conn: c, done: make(chan struct{}), lazyDelay: defaultLazyDelay}
 	cc.cond = sync.NewCond(&cc.mu)
+	cc.timer = time.AfterFunc(time.Hour, cc.lazyDue)
+	cc.timer.Stop()
 	go cc.flush()
 	return cc
 }
 
 func (c *coalescingConn) Write(p []byte) (int, error) {
+	lazy, isLazy := codec.ParseSettledDisposition(p)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.err == nil && !c.closing && len(c.buf) > 0 && len(c.buf)+len(p) > maxCoalesce {
+		c.eager = true // lazy frames too: make room now
+		c.cond.Broadcast()
 		c.cond.Wait()
 	}
 	if c.err != nil {
@@ -117,25 +139,56 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 	if c.closing {
 		return 0, net.ErrClosed
 	}
+	if isLazy {
+		c.addLazyLocked(p, lazy)
+		return len(p), nil
+	}
+	c.tail.clear()
 	now := time.Now()
 	idle := now.Sub(c.last) > writeThroughGap
 	c.last = now
-	if idle && !c.busy && len(c.buf) == 0 {
-		c.busy = true
-		c.applyDeadlineLocked()
-		c.mu.Unlock()
-		n, err := c.Conn.Write(p)
-		c.mu.Lock()
-		c.busy = false
-		if err != nil && c.err == nil {
-			c.err = err
-		}
-		c.cond.Broadcast()
-		return n, err
+	if idle && !c.busy && !c.eager {
+		return c.writeThroughLocked(p)
 	}
 	c.buf = append(c.buf, p...)
+	c.eager = true
 	c.cond.Broadcast()
 	return len(p), nil
+}
+
+// writeThroughLocked writes p to the socket on the caller's goroutine,
+// after the lazy frames waiting in buf.
+func (c *coalescingConn) writeThroughLocked(p []byte) (int, error) {
+	out := p
+	if len(c.buf) > 0 {
+		out = append(c.takeLocked(), p...)
+	}
+	c.busy = true
+	c.applyDeadlineLocked()
+	c.mu.Unlock()
+	_, err := c.Conn.Write(out)
+	c.mu.Lock()
+	c.busy = false
+	if len(out) > len(p) {
+		c.spare = out[:0]
+	}
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	c.cond.Broadcast()
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// takeLocked hands buf over for writing; spare becomes the new buf.
+func (c *coalescingConn) takeLocked() []byte {
+	out := c.buf
+	c.buf, c.spare = c.spare[:0], nil
+	c.eager, c.due, c.armed = false, false, false
+	c.tail.clear()
+	return out
 }
 
 // flush is the flusher goroutine.
@@ -143,7 +196,7 @@ func (c *coalescingConn) flush() {
 	defer close(c.done)
 	c.mu.Lock()
 	for {
-		for (len(c.buf) == 0 && !c.closing) || c.busy {
+		for ((len(c.buf) == 0 || !(c.eager || c.due)) && !c.closing) || c.busy {
 			c.cond.Wait()
 		}
 		if len(c.buf) == 0 || c.err != nil {
@@ -156,8 +209,7 @@ func (c *coalescingConn) flush() {
 			c.mu.Unlock()
 			return
 		}
-		out := c.buf
-		c.buf, c.spare = c.spare[:0], nil
+		out := c.takeLocked()
 		c.busy = true
 		c.applyDeadlineLocked()
 		c.mu.Unlock()
@@ -218,6 +270,7 @@ func (c *coalescingConn) Close() error {
 	c.closing = true
 	c.cond.Broadcast()
 	c.mu.Unlock()
+	c.timer.Stop()
 	t := time.NewTimer(closeFlushTimeout)
 	defer t.Stop()
 	select {
