@@ -17,12 +17,13 @@ const selectorFilterCode = 0x0000468C00000004
 // Receiver receives messages from one address over its own AMQP link.
 //
 // Messages reach the application through Receive or the Deliveries
-// channel (use one or the other). A goroutine per receiver moves messages
-// from the link to the application and keeps the peer supplied with credit:
-// it grants ReceiverOptions.Credit at attach and tops the window up
-// whenever half of it has been handed to the application, so the number of
-// messages buffered in the client never exceeds the window and the link
-// never stalls for lack of credit.
+// channel (use one or the other). Receive takes them off the link on the
+// caller's goroutine; Deliveries starts a goroutine that does the same and
+// sends them on the channel. Either way the peer is kept supplied with
+// credit: ReceiverOptions.Credit is granted at attach and the window is
+// topped up whenever half of it has been handed to the application, so the
+// number of messages buffered in the client never exceeds the window and
+// the link never stalls for lack of credit.
 //
 // Auto-accept (the default, reference 9.4): a delivery the application has
 // not settled itself is accepted when the application asks for the next
@@ -49,14 +50,22 @@ type Receiver struct {
 	gen     uint64
 	changed chan struct{} // closed and replaced when link changes or the receiver ends
 	healing bool          // a goroutine is re-attaching the link (recover)
-	healCtx context.Context
-	failErr error
-	pending *Delivery // handed to the application, awaiting auto-accept
+	failErr error         // why the receiver ended: closed, or failed for good
+	pending *Delivery     // handed to the application, awaiting auto-accept
+
+	// fetchSem is held by whoever takes messages off the link (a Receive
+	// call or the Deliveries pump); it guards fetch.
+	fetchSem chan struct{}
+	fetch    fetchState
+
+	// life ends when the receiver starts ending; it interrupts Receive and
+	// the pump, and bounds re-attaching.
+	life context.Context
+	stop context.CancelFunc
 
 	deliveries chan *Delivery
-	stop       context.CancelFunc
-	pumpDone   chan struct{}
-	err        error // why the pump ended; written before pumpDone closes
+	pumpOnce   sync.Once     // starts the pump, or (in end) rules it out
+	pumpDone   chan struct{} // nil if the pump never started
 
 	// acceptCtx bounds auto-accepts: it ends ConnectOptions.CloseTimeout
 	// after the receiver starts ending, so that an accept stuck on a peer
@@ -66,6 +75,19 @@ type Receiver struct {
 
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// fetchState is the taking of messages off the link: the link of the
+// latest generation seen, the credit accounting for it, and the messages
+// that arrived but were not yet handed to the application.
+type fetchState struct {
+	link    *amqp.Receiver // nil: wait for a link newer than after
+	conn    *amqp.Conn
+	after   uint64
+	last    *amqp.Receiver // the latest link, even once lost: Close gives its messages back
+	granted int64          // credit granted on link, in total
+	arrived int64          // messages that arrived on link
+	buf     deliveryQueue
 }
 
 // NewReceiver attaches a receiving link to address and starts delivering
@@ -83,8 +105,8 @@ func (c *Client) NewReceiver(ctx context.Context, address string, opts *Receiver
 		opts:       o,
 		address:    address,
 		changed:    make(chan struct{}),
+		fetchSem:   make(chan struct{}, 1),
 		deliveries: make(chan *Delivery),
-		pumpDone:   make(chan struct{}),
 	}
 	r.acceptCtx, r.acceptCancel = context.WithCancel(context.Background())
 	if r.name == "" {
@@ -115,9 +137,7 @@ func (c *Client) NewReceiver(ctx context.Context, address string, opts *Receiver
 		}
 		break
 	}
-	pumpCtx, stop := context.WithCancel(context.Background())
-	r.stop, r.healCtx = stop, pumpCtx
-	go r.pump(pumpCtx)
+	r.life, r.stop = context.WithCancel(context.Background())
 	c.cfg.logger.Debug("amq: receiver attached", "address", r.address, "link", r.name, "credit", o.Credit)
 	return r, nil
 }
@@ -167,7 +187,8 @@ func (r *Receiver) Address() string {
 }
 
 // current returns the attached link of a generation newer than after,
-// waiting while the connection is down.
+// waiting while the connection is down, until ctx ends or the receiver
+// ends.
 func (r *Receiver) current(ctx context.Context, after uint64) (*amqp.Receiver, *amqp.Conn, uint64, error) {
 	for {
 		r.mu.Lock()
@@ -186,14 +207,22 @@ func (r *Receiver) current(ctx context.Context, after uint64) (*amqp.Receiver, *
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, nil, 0, ErrClosed
+			return nil, nil, 0, r.ctxErr(ctx)
+		case <-r.life.Done():
+			return nil, nil, 0, r.Err()
 		}
 	}
 }
 
-// pump moves messages from the link to the application and keeps the peer
-// supplied with credit. When the connection drops it waits for the
-// re-attached link and carries on.
+// ctxErr is the error of a Receive whose ctx ended.
+func (r *Receiver) ctxErr(ctx context.Context) error {
+	return fmt.Errorf("amq: receive from %q: %w", r.Address(), ctx.Err())
+}
+
+// next takes the next delivery off the link and keeps the peer supplied
+// with credit. When the connection drops it waits for the re-attached
+// link and carries on. Only one goroutine at a time takes messages off
+// the link (fetchSem); the others wait their turn.
 //
 // Credit (AMQP 1.0 section 2.6.7) is granted in one flow at a time, and
 // only once the peer has used all of the previous grant: then a flow can
@@ -204,101 +233,138 @@ func (r *Receiver) current(ctx context.Context, after uint64) (*amqp.Receiver, *
 // grant goes out while the application works through the previous one, and
 // the grant is computed from what actually arrived, which also corrects
 // for a peer that sent too much.
-func (r *Receiver) pump(ctx context.Context) {
+func (r *Receiver) next(ctx context.Context) (*Delivery, error) {
+	select {
+	case r.fetchSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, r.ctxErr(ctx)
+	case <-r.life.Done():
+		return nil, r.Err()
+	}
+	defer func() { <-r.fetchSem }()
+	if r.life.Err() != nil {
+		return nil, r.Err()
+	}
+	f := &r.fetch
+	for f.buf.len() == 0 {
+		if f.link == nil {
+			l, conn, gen, err := r.current(ctx, f.after)
+			if err != nil {
+				return nil, err
+			}
+			f.link, f.conn, f.after, f.last = l, conn, gen, l
+			f.granted, f.arrived = int64(r.opts.Credit), 0 // attach granted the window
+		}
+		am, err := r.receive(ctx, f.link)
+		if err == nil {
+			f.buf.push(r.newDelivery(f.link, am))
+			f.arrived++
+			break
+		}
+		switch {
+		case r.life.Err() != nil:
+			return nil, r.Err()
+		case ctx.Err() != nil:
+			return nil, r.ctxErr(ctx)
+		case connLost(f.conn):
+			f.link = nil // wait for the re-attached link
+		case linkLost(err):
+			r.recover(f.after)
+			f.link = nil
+		default:
+			err = wrapErr("receive from", r.Address(), err)
+			r.c.cfg.logger.Warn("amq: receiver ended", "address", r.Address(), "err", err)
+			r.fail(err)
+			return nil, r.Err()
+		}
+	}
+	// Each Prefetched call wakes go-amqp's link goroutine, even when it
+	// returns nothing. Only a buffer at most half full can let topUp grant
+	// credit, so only then does the count of arrivals need to be current;
+	// until then the messages wait in go-amqp's queue, in order, behind
+	// the buffered ones.
+	window := int64(r.opts.Credit)
+	if f.link != nil && int64(f.buf.len()) <= window/2 {
+		for am := f.link.Prefetched(); am != nil; am = f.link.Prefetched() {
+			f.buf.push(r.newDelivery(f.link, am))
+			f.arrived++
+		}
+	}
+	d := f.buf.pop()
+	r.topUp()
+	if t := r.c.trace; t != nil && d.span == nil {
+		t.startProcess(r, d)
+	}
+	return d, nil
+}
+
+// receive waits for the next message on l, until ctx ends or the receiver
+// ends.
+func (r *Receiver) receive(ctx context.Context, l *amqp.Receiver) (*amqp.Message, error) {
+	if ctx.Done() == nil || ctx == r.life {
+		return l.Receive(r.life, nil)
+	}
+	both, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(r.life, cancel)
+	defer stop()
+	return l.Receive(both, nil)
+}
+
+// topUp grants the link the credit that brings the messages buffered and
+// in flight back to the window, once the peer has used all of the
+// previous grant and at most half the window is buffered.
+func (r *Receiver) topUp() {
+	f := &r.fetch
+	window := int64(r.opts.Credit)
+	outstanding := f.granted - f.arrived
+	if f.link == nil || outstanding > 0 || int64(f.buf.len()) > window/2 {
+		return
+	}
+	// grant - outstanding is what go-amqp adds to its own (possibly
+	// wrapped) count, so the flow carries exactly window - buffered.
+	grant := window - int64(f.buf.len()) - outstanding
+	if err := f.link.IssueCredit(uint32(grant)); err == nil {
+		f.granted += grant
+	}
+}
+
+// pump feeds the Deliveries channel, started by the first call of
+// Deliveries.
+func (r *Receiver) pump() {
 	defer close(r.pumpDone)
 	defer close(r.deliveries)
-	window := int64(r.opts.Credit)
-	var (
-		after uint64
-		buf   deliveryQueue
-		last  *amqp.Receiver // the link of the latest generation
-	)
-	defer func() {
-		// Never handed to the application: give them back unchanged so
-		// they go to another receiver at once, with those still waiting
-		// in go-amqp's queue.
-		if last != nil {
-			for am := last.Prefetched(); am != nil; am = last.Prefetched() {
-				buf.push(r.newDelivery(last, am))
-			}
-		}
-		for d := buf.pop(); d != nil; d = buf.pop() {
-			r.giveBack(d)
-		}
-	}()
 	for {
-		l, conn, gen, err := r.current(ctx, after)
+		d, err := r.next(r.life)
 		if err != nil {
-			r.err = err
+			return // Err says why
+		}
+		select {
+		case r.deliveries <- d:
+		case <-r.life.Done():
+			r.giveBack(d)
 			return
 		}
-		after, last = gen, l
-		granted, arrived := window, int64(0) // attach granted the window
-		topUp := func() {
-			outstanding := granted - arrived
-			if outstanding > 0 || int64(buf.len()) > window/2 {
-				return
-			}
-			// grant - outstanding is what go-amqp adds to its own
-			// (possibly wrapped) count, so the flow carries exactly
-			// window - buffered.
-			grant := window - int64(buf.len()) - outstanding
-			if err := l.IssueCredit(uint32(grant)); err == nil {
-				granted += grant
+		if !r.opts.ManualAccept {
+			if prev := r.swapPending(d); prev != nil {
+				prev.autoAccept()
 			}
 		}
-		for {
-			if buf.len() == 0 {
-				am, err := l.Receive(ctx, nil)
-				if err != nil {
-					if ctx.Err() != nil {
-						r.err = ErrClosed
-						return
-					}
-					if connLost(conn) {
-						break // wait for the re-attached link
-					}
-					if linkLost(err) {
-						r.recover(gen)
-						break
-					}
-					r.err = wrapErr("receive from", r.Address(), err)
-					r.c.cfg.logger.Warn("amq: receiver ended", "address", r.Address(), "err", r.err)
-					return
-				}
-				buf.push(r.newDelivery(l, am))
-				arrived++
-			}
-			// Each Prefetched call wakes go-amqp's link goroutine, even
-			// when it returns nothing. Only a buffer at most half full can
-			// let topUp grant credit, so only then does the count of
-			// arrivals need to be current; until then the messages wait
-			// in go-amqp's queue, in order, behind the buffered ones.
-			if int64(buf.len()) <= window/2 {
-				for am := l.Prefetched(); am != nil; am = l.Prefetched() {
-					buf.push(r.newDelivery(l, am))
-					arrived++
-				}
-			}
-			topUp()
-			d := buf.peek()
-			if t := r.c.trace; t != nil && d.span == nil {
-				t.startProcess(r, d)
-			}
-			select {
-			case r.deliveries <- d:
-				buf.pop()
-			case <-ctx.Done():
-				r.err = ErrClosed
-				return
-			}
-			topUp()
-			if !r.opts.ManualAccept {
-				if prev := r.swapPending(d); prev != nil {
-					prev.autoAccept()
-				}
-			}
+	}
+}
+
+// giveBackBuffered releases what arrived but was never handed to the
+// application, with what still waits in go-amqp's queue, so it goes to
+// another receiver at once. fetchSem is held.
+func (r *Receiver) giveBackBuffered() {
+	f := &r.fetch
+	if f.last != nil {
+		for am := f.last.Prefetched(); am != nil; am = f.last.Prefetched() {
+			f.buf.push(r.newDelivery(f.last, am))
 		}
+	}
+	for d := f.buf.pop(); d != nil; d = f.buf.pop() {
+		r.giveBack(d)
 	}
 }
 
@@ -369,31 +435,35 @@ func (r *Receiver) Receive(ctx context.Context) (*Delivery, error) {
 			prev.autoAccept()
 		}
 	}
-	select {
-	case d, ok := <-r.deliveries:
-		if !ok {
-			return nil, r.Err()
-		}
-		return d, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("amq: receive from %q: %w", r.Address(), ctx.Err())
+	d, err := r.next(ctx)
+	if err != nil {
+		return nil, err
 	}
+	if !r.opts.ManualAccept {
+		if prev := r.swapPending(d); prev != nil {
+			prev.autoAccept() // left by a concurrent Receive
+		}
+	}
+	return d, nil
 }
 
 // Deliveries returns the channel of incoming deliveries. It is closed when
 // the receiver ends; Err then says why. Ranging over it is the idiomatic
-// consumer loop.
-func (r *Receiver) Deliveries() <-chan *Delivery { return r.deliveries }
+// consumer loop. The first call starts the goroutine that feeds it.
+func (r *Receiver) Deliveries() <-chan *Delivery {
+	r.pumpOnce.Do(func() {
+		r.pumpDone = make(chan struct{})
+		go r.pump()
+	})
+	return r.deliveries
+}
 
 // Err returns why the receiver ended: nil while it is running, ErrClosed
 // after Close or Detach, or the error that ended the link.
 func (r *Receiver) Err() error {
-	select {
-	case <-r.pumpDone:
-		return r.err
-	default:
-		return nil
-	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failErr
 }
 
 // reattach attaches the link again on a new connection.
@@ -422,7 +492,7 @@ func (r *Receiver) installLocked(ctx context.Context, conn *amqp.Conn, session *
 
 // recover re-attaches the link of version gen on the current connection,
 // in the background, after the peer ended its session or forced it closed
-// (see Sender.heal). The pump waits for the new link.
+// (see Sender.heal). Receive and the pump wait for the new link.
 func (r *Receiver) recover(gen uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -431,7 +501,7 @@ func (r *Receiver) recover(gen uint64) {
 	}
 	r.healing = true
 	r.link = nil
-	ctx := r.healCtx
+	ctx := r.life
 	go func() {
 		defer func() {
 			r.mu.Lock()
@@ -507,8 +577,14 @@ func (r *Receiver) end(ctx context.Context, closeTerminus, untrack bool) error {
 		// cancelled sooner: an application goroutine may still be
 		// auto-accepting in Receive.
 		time.AfterFunc(r.c.cfg.CloseTimeout, r.acceptCancel)
+		r.fail(fmt.Errorf("amq: receive from %q: %w", r.Address(), ErrClosed))
 		r.stop()
-		<-r.pumpDone
+		r.pumpOnce.Do(func() { close(r.deliveries) }) // no pump: none may start
+		if r.pumpDone != nil {
+			<-r.pumpDone
+		}
+		r.fetchSem <- struct{}{} // kept: nothing takes messages off the link again
+		r.giveBackBuffered()
 		if !r.opts.ManualAccept {
 			if prev := r.swapPending(nil); prev != nil {
 				prev.autoAccept()
@@ -517,10 +593,6 @@ func (r *Receiver) end(ctx context.Context, closeTerminus, untrack bool) error {
 		r.mu.Lock()
 		l, session, conn := r.link, r.session, r.conn
 		r.link = nil
-		if r.failErr == nil {
-			r.failErr = fmt.Errorf("amq: receive from %q: %w", r.address, ErrClosed)
-			r.signalLocked()
-		}
 		r.mu.Unlock()
 		if l != nil {
 			r.closeErr = r.closeLink(ctx, l, session, conn, closeTerminus)

@@ -44,13 +44,16 @@ func goTool() string {
 }
 
 // buildAmqbroker compiles cmd/amqbroker into dir.
-func buildAmqbroker(t testing.TB, dir string) string {
+func buildAmqbroker(t testing.TB, dir string) string { return buildCommand(t, dir, "amqbroker") }
+
+// buildCommand compiles the program cmd/name into dir and returns its path.
+func buildCommand(t testing.TB, dir, name string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "amqbroker")
-	cmd := exec.Command(goTool(), "build", "-o", bin, "./cmd/amqbroker")
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command(goTool(), "build", "-o", bin, "./cmd/"+name)
 	cmd.Dir = filepath.Dir(repoDir()) // the module root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/amqbroker: %v\n%s", err, out)
+		t.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
 	}
 	return bin
 }

@@ -82,22 +82,21 @@ func (e *amqEngine) newSender(ctx context.Context, b *bench) (func(context.Conte
 	return func(ctx context.Context, b *bench, id int) { sendLoop(ctx, b, id, ops) }, nil
 }
 
-type amqReceiver struct{ deliveries <-chan *amq.Delivery }
+// amqReceiver receives with Receive, which takes each message off the link
+// on the calling goroutine (and accepts the previous one), as the raw
+// engine does with go-amqp's Receive and AcceptMessage.
+type amqReceiver struct{ r *amq.Receiver }
 
 func (r amqReceiver) receive(ctx context.Context) ([]byte, error) {
-	select {
-	case d, ok := <-r.deliveries:
-		if !ok {
-			return nil, errors.New("receiver ended")
-		}
-		body, ok := d.Message.Body.([]byte)
-		if !ok {
-			return nil, nil // not ours: counted as stale
-		}
-		return body, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	d, err := r.r.Receive(ctx)
+	if err != nil {
+		return nil, err
 	}
+	body, ok := d.Message.Body.([]byte)
+	if !ok {
+		return nil, nil // not ours: counted as stale
+	}
+	return body, nil
 }
 
 func (e *amqEngine) newReceiver(ctx context.Context, b *bench) (receiver, error) {
@@ -106,7 +105,7 @@ func (e *amqEngine) newReceiver(ctx context.Context, b *bench) (receiver, error)
 		return nil, err
 	}
 	e.receivers = append(e.receivers, r)
-	return amqReceiver{r.Deliveries()}, nil
+	return amqReceiver{r}, nil
 }
 
 func (e *amqEngine) close(ctx context.Context) error {
