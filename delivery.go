@@ -52,7 +52,12 @@ type ModifyOptions struct {
 }
 
 // Accept tells the peer the message was processed: it is removed from its
-// queue. It blocks until the disposition is written.
+// queue. It returns once the disposition is queued on the connection. A
+// settled disposition waits there up to a millisecond, so that a busy
+// consumer's accepts reach the peer together (consecutive ones merged
+// into one range); any other frame, and closing the receiver or the
+// client, sends it at once. If the connection drops first, the peer
+// redelivers the message (at-least-once).
 func (d *Delivery) Accept(ctx context.Context) error {
 	return d.settle(ctx, "accept", nil) // nil: accept, without a closure per message
 }
