@@ -162,28 +162,41 @@ func BenchmarkSend(b *testing.B) {
 }
 
 // BenchmarkReceive receives b.N messages queued beforehand, accepting
-// each: amq with auto-accept over Deliveries, raw go-amqp with Receive and
-// AcceptMessage, both with a credit window of 1000.
+// each: amq with auto-accept over Deliveries and with Receive, raw go-amqp
+// with Receive and AcceptMessage, all with a credit window of 1000.
 func BenchmarkReceive(b *testing.B) {
 	const credit = 1000
 	ctx := context.Background()
-	b.Run("amq/auto-accept", func(b *testing.B) {
+	amqReceiver := func(b *testing.B) *amq.Receiver {
 		br := benchBroker(b)
 		fill(b, br)
 		c, err := amq.Dial(ctx, br.URL(), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer c.Close()
+		b.Cleanup(func() { c.Close() })
 		r, err := c.NewReceiver(ctx, "bench", &amq.ReceiverOptions{Credit: credit})
 		if err != nil {
 			b.Fatal(err)
 		}
+		return r
+	}
+	b.Run("amq/auto-accept", func(b *testing.B) {
+		r := amqReceiver(b)
 		defer measure(b)()
 		deliveries := r.Deliveries()
 		for range b.N {
 			if _, ok := <-deliveries; !ok {
 				b.Fatal(r.Err())
+			}
+		}
+	})
+	b.Run("amq/receive", func(b *testing.B) {
+		r := amqReceiver(b)
+		defer measure(b)()
+		for range b.N {
+			if _, err := r.Receive(ctx); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
