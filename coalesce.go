@@ -175,7 +175,12 @@ func (c *coalescingConn) writeThroughLocked(p []byte) (int, error) {
 	if err != nil && c.err == nil {
 		c.err = err
 	}
-	c.cond.Broadcast()
+	// Wake the flusher only if it can now act: waking it after every
+	// write-through would cost a blocking send a goroutine wake-up per
+	// message. (A Write waiting for room has set eager.)
+	if c.closing || err != nil || (len(c.buf) > 0 && (c.eager || c.due)) {
+		c.cond.Broadcast()
+	}
 	if err != nil {
 		return 0, err
 	}
