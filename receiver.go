@@ -391,7 +391,6 @@ func (q *deliveryQueue) len() int { return len(q.items) - q.head }
 
 func (q *deliveryQueue) push(d *Delivery) { q.items = append(q.items, d) }
 
-
 func (q *deliveryQueue) pop() *Delivery {
 	if q.len() == 0 {
 		return nil
