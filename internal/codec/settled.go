@@ -58,34 +58,17 @@ func AppendSettledDisposition(b []byte, d SettledDisposition) []byte {
 	start := len(b)
 	b = append(b, 0, 0, 0, 0, 2, FrameAMQP, byte(d.Channel>>8), byte(d.Channel))
 	b = append(b, 0x00, byte(TypeSmallUlong), byte(DescDisposition))
-	fields := 4 // role, first, last, settled
+	b, list := beginCompound(b)
+	b = append(b, byte(TypeTrue)) // role: receiver
+	b = appendUint(b, d.First)
+	b = appendUint(b, d.Last)
+	b = append(b, byte(TypeTrue)) // settled
+	list.count = 4
 	if len(d.State) > 0 {
-		fields++
+		b = append(b, d.State...)
+		list.count++
 	}
-	var fb [16]byte
-	f := append(fb[:0], byte(TypeTrue))
-	f = appendUintField(f, d.First)
-	f = appendUintField(f, d.Last)
-	f = append(f, byte(TypeTrue))
-	if n := len(f) + len(d.State) + 1; n <= 0xff {
-		b = append(b, byte(TypeList8), byte(n), byte(fields))
-	} else {
-		b = append(b, byte(TypeList32))
-		b = binary.BigEndian.AppendUint32(b, uint32(n+3))
-		b = binary.BigEndian.AppendUint32(b, uint32(fields))
-	}
-	b = append(b, f...)
-	b = append(b, d.State...)
+	b = list.finish(b, len(b), TypeList8, TypeList32, false)
 	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start))
 	return b
-}
-
-func appendUintField(b []byte, v uint32) []byte {
-	switch {
-	case v == 0:
-		return append(b, byte(TypeUint0))
-	case v <= 0xff:
-		return append(b, byte(TypeSmallUint), byte(v))
-	}
-	return binary.BigEndian.AppendUint32(append(b, byte(TypeUint)), v)
 }
