@@ -163,18 +163,7 @@ func (c *coalescingConn) writeThroughLocked(p []byte) (int, error) {
 	if len(c.buf) > 0 {
 		out = append(c.takeLocked(), p...)
 	}
-	c.busy = true
-	c.applyDeadlineLocked()
-	c.mu.Unlock()
-	_, err := c.Conn.Write(out)
-	c.mu.Lock()
-	c.busy = false
-	if len(out) > len(p) {
-		c.spare = out[:0]
-	}
-	if err != nil && c.err == nil {
-		c.err = err
-	}
+	err := c.writeLocked(out, len(out) > len(p))
 	// Wake the flusher only if it can now act: waking it after every
 	// write-through would cost a blocking send a goroutine wake-up per
 	// message. (A Write waiting for room has set eager.)
@@ -185,6 +174,25 @@ func (c *coalescingConn) writeThroughLocked(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// writeLocked writes out to the socket with mu released and busy set,
+// records the first write error, and keeps out as the next spare buffer
+// when it is one of ours (reuse).
+func (c *coalescingConn) writeLocked(out []byte, reuse bool) error {
+	c.busy = true
+	c.applyDeadlineLocked()
+	c.mu.Unlock()
+	_, err := c.Conn.Write(out)
+	c.mu.Lock()
+	c.busy = false
+	if reuse {
+		c.spare = out[:0]
+	}
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return err
 }
 
 // takeLocked hands buf over for writing; spare becomes the new buf.
@@ -214,19 +222,7 @@ func (c *coalescingConn) flush() {
 			c.mu.Unlock()
 			return
 		}
-		out := c.takeLocked()
-		c.busy = true
-		c.applyDeadlineLocked()
-		c.mu.Unlock()
-
-		_, err := c.Conn.Write(out)
-
-		c.mu.Lock()
-		c.busy = false
-		if err != nil && c.err == nil {
-			c.err = err
-		}
-		c.spare = out[:0]
+		c.writeLocked(c.takeLocked(), true)
 		c.cond.Broadcast()
 	}
 }
