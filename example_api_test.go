@@ -348,17 +348,7 @@ func ExampleDelivery_Accept() {
 	c, done := exampleClient()
 	defer done()
 	ctx := context.Background()
-	if err := c.Send(ctx, amq.NewMessage("invoice 7").SetTo("invoices")); err != nil {
-		log.Fatal(err)
-	}
-	r, err := c.NewReceiver(ctx, "invoices", &amq.ReceiverOptions{ManualAccept: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	d, err := r.Receive(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, d := exampleDelivery(c, "invoices", "invoice 7")
 	fmt.Println("processing", d.Message.Body)
 	// Accept once the work is done: the broker then forgets the message.
 	if err := d.Accept(ctx); err != nil {
@@ -405,24 +395,14 @@ func ExampleDelivery_Modify() {
 	c, done := exampleClient()
 	defer done()
 	ctx := context.Background()
-	if err := c.Send(ctx, amq.NewMessage("flaky job").SetTo("jobs")); err != nil {
-		log.Fatal(err)
-	}
-	r, err := c.NewReceiver(ctx, "jobs", &amq.ReceiverOptions{ManualAccept: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	d, err := r.Receive(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
+	r, d := exampleDelivery(c, "jobs", "flaky job")
 	fmt.Println(d.Message.Body, "attempt", d.Message.DeliveryCount+1)
 
 	// Processing failed: give it back, counting a failed attempt.
 	if err := d.Modify(ctx, &amq.ModifyOptions{DeliveryFailed: true}); err != nil {
 		log.Fatal(err)
 	}
-	d, err = r.Receive(ctx)
+	d, err := r.Receive(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -437,22 +417,12 @@ func ExampleDelivery_Release() {
 	c, done := exampleClient()
 	defer done()
 	ctx := context.Background()
-	if err := c.Send(ctx, amq.NewMessage("job").SetTo("jobs")); err != nil {
-		log.Fatal(err)
-	}
-	r, err := c.NewReceiver(ctx, "jobs", &amq.ReceiverOptions{ManualAccept: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	d, err := r.Receive(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
+	r, d := exampleDelivery(c, "jobs", "job")
 	// Shutting down before starting the work: hand the message back untouched.
 	if err := d.Release(ctx); err != nil {
 		log.Fatal(err)
 	}
-	d, err = r.Receive(ctx) // redelivered, its delivery count unchanged
+	d, err := r.Receive(ctx) // redelivered, its delivery count unchanged
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -33,6 +33,25 @@ func exampleClient() (c *amq.Client, done func()) {
 	return c, func() { c.Close(); stop() }
 }
 
+// exampleDelivery sends body to queue and receives it back unsettled on a
+// new ManualAccept receiver, for the examples whose subject is settling a
+// delivery.
+func exampleDelivery(c *amq.Client, queue string, body any) (*amq.Receiver, *amq.Delivery) {
+	ctx := context.Background()
+	if err := c.Send(ctx, amq.NewMessage(body).SetTo(queue)); err != nil {
+		log.Fatal(err)
+	}
+	r, err := c.NewReceiver(ctx, queue, &amq.ReceiverOptions{ManualAccept: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	d, err := r.Receive(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return r, d
+}
+
 func ExampleDial() {
 	url, stop := exampleBroker()
 	defer stop()
@@ -123,18 +142,7 @@ func ExampleDelivery_Reject() {
 	c, done := exampleClient()
 	defer done()
 	ctx := context.Background()
-
-	r, err := c.NewReceiver(ctx, "orders", &amq.ReceiverOptions{ManualAccept: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := c.Send(ctx, amq.NewMessage("not an order").SetTo("orders")); err != nil {
-		log.Fatal(err)
-	}
-	d, err := r.Receive(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
+	_, d := exampleDelivery(c, "orders", "not an order")
 	if err := d.Reject(ctx, "amqp:decode-error", "not an order"); err != nil {
 		log.Fatal(err)
 	}

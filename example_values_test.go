@@ -422,19 +422,9 @@ func ExampleModifyOptions() {
 	c, done := exampleClient()
 	defer done()
 	ctx := context.Background()
-	if err := c.Send(ctx, amq.NewMessage("job").SetTo("jobs")); err != nil {
-		log.Fatal(err)
-	}
-	r, err := c.NewReceiver(ctx, "jobs", &amq.ReceiverOptions{ManualAccept: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	d, err := r.Receive(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
+	r, d := exampleDelivery(c, "jobs", "job")
 	// Give the message back with a note for whoever gets it next.
-	err = d.Modify(ctx, &amq.ModifyOptions{
+	err := d.Modify(ctx, &amq.ModifyOptions{
 		DeliveryFailed: true,
 		Annotations:    map[string]any{"x-opt-last-error": "database down"},
 	})
