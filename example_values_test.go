@@ -440,9 +440,9 @@ func ExampleModifyOptions() {
 	// Output: 1 database down
 }
 
-// exampleAttachServer starts a server that prints the terminus of every
-// link attached to it.
-func exampleAttachServer() (url string, stop func()) {
+// exampleAttachClient connects to a new server that prints the terminus
+// of every link attached to it; done closes both.
+func exampleAttachClient() (c *amq.Client, done func()) {
 	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{
 		AllowAnonymous: true,
 		Handler: server.HandlerFuncs{AttachFunc: func(ctx context.Context, l *server.Link) error {
@@ -458,19 +458,18 @@ func exampleAttachServer() (url string, stop func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	return srv.URL(), func() { srv.Close() }
-}
-
-func ExampleDurability() {
-	url, stop := exampleAttachServer()
-	defer stop()
-	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
+	c, err = amq.Dial(context.Background(), srv.URL(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer c.Close()
-	_, err = c.NewReceiver(ctx, "audit", &amq.ReceiverOptions{Durability: amq.DurabilityConfiguration})
+	return c, func() { c.Close(); srv.Close() }
+}
+
+func ExampleDurability() {
+	c, done := exampleAttachClient()
+	defer done()
+	ctx := context.Background()
+	_, err := c.NewReceiver(ctx, "audit", &amq.ReceiverOptions{Durability: amq.DurabilityConfiguration})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -478,16 +477,11 @@ func ExampleDurability() {
 }
 
 func ExampleExpiryPolicy() {
-	url, stop := exampleAttachServer()
-	defer stop()
+	c, done := exampleAttachClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	// Keep the subscription for as long as the connection lasts.
-	_, err = c.NewReceiver(ctx, "prices", &amq.ReceiverOptions{ExpiryPolicy: amq.ExpiryConnectionClose})
+	_, err := c.NewReceiver(ctx, "prices", &amq.ReceiverOptions{ExpiryPolicy: amq.ExpiryConnectionClose})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -495,14 +489,9 @@ func ExampleExpiryPolicy() {
 }
 
 func ExampleSenderOptions() {
-	url, stop := exampleAttachServer()
-	defer stop()
+	c, done := exampleAttachClient()
+	defer done()
 	ctx := context.Background()
-	c, err := amq.Dial(ctx, url, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
 	s, err := c.NewSender(ctx, "notifications", &amq.SenderOptions{
 		Name:         "notifier-1",
 		Capabilities: []string{"topic"},
