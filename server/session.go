@@ -415,7 +415,10 @@ func (s *session) handleDisposition(d *codec.Disposition) {
 func (s *session) outgoingDispositionLocked(first, last uint32, settled bool, state codec.DeliveryState) {
 	terminal := isTerminal(state)
 	var toSettle []uint32
-	var lastSender *Sender // signalled already for this disposition
+	// The senders to signal, once every delivery of the range is counted:
+	// signalled earlier, a handler could read SettledCount halfway through
+	// the range and wait for a signal that never comes.
+	var notify []*Sender
 	eachInRange(first, last, len(s.unsettledOut), func(id uint32) bool {
 		_, ok := s.unsettledOut[id]
 		return ok
@@ -433,15 +436,17 @@ func (s *session) outgoingDispositionLocked(first, last uint32, settled bool, st
 		delete(od.s.unsettled, id)
 		od.finish(state, false)
 		od.s.settled.Add(1)
-		if od.s != lastSender {
-			od.s.notifySettled()
-			lastSender = od.s
+		if n := len(notify); n == 0 || notify[n-1] != od.s {
+			notify = append(notify, od.s)
 		}
 	}, func(yield func(uint32)) {
 		for id := range s.unsettledOut {
 			yield(id)
 		}
 	})
+	for _, snd := range notify {
+		snd.notifySettled()
+	}
 	for _, r := range idRanges(toSettle) {
 		f, l := r[0], r[1]
 		disp := &codec.Disposition{Role: codec.RoleSender, First: f, Settled: true, State: state}
