@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/amqgo/amq/internal/codec"
 )
@@ -122,6 +123,8 @@ func (s *session) handleAttach(a *codec.Attach) error {
 	l.state = linkAttached
 	c.log.Debug("amqp link attached", "link", l.name, "role", l.role, "address", l.Address())
 	c.srv.wg.Add(1)
+	l.serving = true
+	l.sess.serving++
 	if l.role == RoleSender {
 		l.sender = &Sender{l: l, flowed: make(chan struct{}, 1), settles: make(chan struct{}, 1), sendSem: make(chan struct{}, 1), unsettled: make(map[uint32]*OutgoingDelivery)}
 		go c.runSender(l)
@@ -131,7 +134,6 @@ func (s *session) handleAttach(a *codec.Attach) error {
 			l.linkCredit = l.creditWindow
 			_ = c.sendLinkFlowLocked(l, false)
 		}
-		l.sess.serving++
 		go c.runReceiver(l)
 	}
 	return nil
@@ -157,24 +159,28 @@ func (c *Conn) runSender(l *Link) {
 
 func (c *Conn) runReceiver(l *Link) {
 	defer c.srv.wg.Done()
-	defer func() {
-		c.mu.Lock()
-		l.sess.receiverServedLocked()
-		c.mu.Unlock()
-	}()
 	defer c.endServe(l)
 	c.srv.cfg.Handler.ServeReceiver(l.ctx, l.receiver)
 }
 
 // endServe closes a link whose serve function returned while it was still
-// attached, and contains a handler panic to its link.
+// attached, answers the peer's detach if it waited for the handler, and
+// contains a handler panic to its link.
 func (c *Conn) endServe(l *Link) {
 	var e *codec.Error
 	if p := recover(); p != nil {
 		c.log.Error("amqp handler panicked", "link", l.name, "panic", p)
 		e = &codec.Error{Condition: codec.ErrCondInternalError, Description: "handler failed"}
 	}
-	_ = c.detachLink(l, true, e)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l.serving = false
+	if l.replyPending {
+		l.sess.answerDetachLocked(l)
+	} else if l.state == linkAttached {
+		_ = c.sendDetachLocked(l, true, e)
+	}
+	l.sess.servedLocked()
 }
 
 // allocHandleLocked returns the lowest free local handle.
@@ -230,7 +236,38 @@ func (s *session) handleDetach(d *codec.Detach) error {
 		return nil
 	}
 	l.markDetachedLocked(d.Closed, d.Error)
-	delete(s.byLocal, l.localHandle)
 	c.log.Debug("amqp link detached by peer", "link", l.name, "closed", d.Closed, "error", d.Error)
-	return c.sendLocked(s.localChannel, &codec.Detach{Handle: l.localHandle, Closed: d.Closed}, nil)
+	l.replyPending = true
+	if !l.serving {
+		s.answerDetachLocked(l)
+		return nil
+	}
+	// Answer once the handler has let go of the link, so that a peer that
+	// has its answer sees the link's state gone: a client that closes a
+	// durable subscription and attaches the same name again must get a new
+	// one, not the old one the handler was still tearing down. The local
+	// handle stays taken until then. A handler that does not return in
+	// time does not hold the peer forever.
+	time.AfterFunc(closeTimeout, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		s.answerDetachLocked(l)
+	})
+	return nil
+}
+
+// answerDetachLocked sends our detach answering the peer's, if it still
+// waits for one, and frees the local handle. An ended session needs no
+// answer: its end detached every link.
+func (s *session) answerDetachLocked(l *Link) {
+	if !l.replyPending {
+		return
+	}
+	l.replyPending = false
+	delete(s.byLocal, l.localHandle)
+	c := s.c
+	if c.localChan[s.localChannel] != s || s.endSent || s.endPending || c.closeSent || c.ended {
+		return
+	}
+	_ = c.sendLocked(s.localChannel, &codec.Detach{Handle: l.localHandle, Closed: l.closed}, nil)
 }

@@ -35,9 +35,13 @@ type Handler interface {
 	// detaches or the connection ends; ServeSender must then return.
 	//
 	// When ServeSender returns while the link is still attached, the server
-	// closes the link (detach with closed=true, no error). Deliveries the
-	// peer had not settled by the time the link ended are reported by
-	// Sender.Unsettled, so a broker can requeue them.
+	// closes the link (detach with closed=true, no error). When the peer
+	// detaches the link or ends its session, the server answers once
+	// ServeSender has returned (at most 2 s later), so that the answer
+	// tells the peer the handler let go of the link: a re-attach with the
+	// same name starts afresh. Deliveries the peer had not settled by the
+	// time the link ended are reported by Sender.Unsettled, so a broker
+	// can requeue them.
 	ServeSender(ctx context.Context, s *Sender)
 
 	// ServeReceiver runs while a link on which the server receives (the
@@ -48,10 +52,12 @@ type Handler interface {
 	// until it reports the end of the link).
 	//
 	// When ServeReceiver returns while the link is still attached, the
-	// server closes the link (detach with closed=true, no error). When the
-	// peer ends the session, the server answers once the ServeReceiver of
-	// each of its links has returned (at most 2 s later), so that the
-	// answer tells the peer every message it sent was processed.
+	// server closes the link (detach with closed=true, no error). The
+	// peer's detach is answered once ServeReceiver has returned, as for
+	// ServeSender. When the peer ends the session, the server answers once
+	// the Serve function of each of its links has returned (at most 2 s
+	// later), so that the answer tells the peer every message it sent was
+	// processed.
 	ServeReceiver(ctx context.Context, r *Receiver)
 }
 

@@ -71,6 +71,8 @@ type Link struct {
 	closed        bool         // the detach that ended the link had closed=true
 	detachErr     *codec.Error // error carried by the peer's detach, if any
 	localErr      *codec.Error // error we sent in our detach, if any
+	serving       bool         // the handler's ServeSender/ServeReceiver runs
+	replyPending  bool         // the peer detached; our answer waits for serving to end
 
 	sender   *Sender
 	receiver *Receiver

@@ -36,11 +36,13 @@ type session struct {
 
 	endSent bool // we ended it; waiting for the peer's end
 
-	// serving counts the receiving links whose ServeReceiver runs. When
-	// the peer ends the session, our end waits for them to return
+	// serving counts the links whose ServeSender or ServeReceiver runs.
+	// When the peer ends the session, our end waits for them to return
 	// (endPending), so that the peer's end answered means every transfer
-	// it sent before was handed to the handler and processed: a client
-	// closing after pre-settled sends relies on it.
+	// it sent before was handed to the handler and processed (a client
+	// closing after pre-settled sends relies on it) and that the handler
+	// let go of every link (a client re-attaching a closed durable
+	// subscription relies on that).
 	serving    int
 	endPending bool
 }
@@ -186,9 +188,9 @@ func (s *session) answerEndLocked() {
 	c.freeSessionLocked(s)
 }
 
-// receiverServedLocked records that the ServeReceiver of one of s's links
+// servedLocked records that the Serve function of one of s's links
 // returned, and answers the peer's end once none runs.
-func (s *session) receiverServedLocked() {
+func (s *session) servedLocked() {
 	s.serving--
 	if s.serving == 0 {
 		s.answerEndLocked()
