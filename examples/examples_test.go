@@ -57,24 +57,37 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// command prepares an example to run until ctx ends. An example still
+// running then gets quitSignal, so that the failure shows where each of
+// its goroutines waited (Go prints them on stderr), and is killed 5 s
+// later.
+func command(ctx context.Context, t *testing.T, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, filepath.Join(build(t), name), args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(quitSignal) }
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
+	return cmd
+}
+
 // run runs an example to completion and returns its standard output.
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(build(t), name), args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "%s %v failed: %s", name, args, stderr.String())
-	return string(out)
+	cmd := command(ctx, t, name, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	require.NoError(t, err, "%s %v failed; stdout:\n%s\nstderr:\n%s", name, args, stdout.String(), stderr.String())
+	return stdout.String()
 }
 
 // start runs an example in the background; wait returns its output.
 func start(t *testing.T, name string, args ...string) (wait func() string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	cmd := exec.CommandContext(ctx, filepath.Join(build(t), name), args...)
+	cmd := command(ctx, t, name, args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Start())
@@ -82,7 +95,7 @@ func start(t *testing.T, name string, args ...string) (wait func() string) {
 	return func() string {
 		err := cmd.Wait()
 		cancel()
-		require.NoError(t, err, "%s %v failed: %s", name, args, stderr.String())
+		require.NoError(t, err, "%s %v failed; stdout:\n%s\nstderr:\n%s", name, args, stdout.String(), stderr.String())
 		return stdout.String()
 	}
 }
@@ -200,8 +213,8 @@ func TestSendFrameTrace(t *testing.T) {
 	url := strings.Replace(b.URL(), "amqp://", "amqp://alice:s3cret-pw@", 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(build(t), "send"), url, "traced", "hello")
-	cmd.Env = append(os.Environ(), "PN_TRACE_FRM=1")
+	cmd := command(ctx, t, "send", url, "traced", "hello")
+	cmd.Env = append(cmd.Env, "PN_TRACE_FRM=1")
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), stderr.String())

@@ -35,7 +35,7 @@ func startListener(t *testing.T, name string, args ...string) (url string, wait 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, filepath.Join(build(t), name), args...)
+	cmd := command(ctx, t, name, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
