@@ -76,3 +76,99 @@ func TestSenderReattachesAfterForcedDetach(t *testing.T) {
 	}
 	assert.NoError(t, c.Err())
 }
+
+// A link forced closed again as soon as it is re-attached, many times in
+// a row: every loss starts a new re-attach, however soon it follows the
+// previous one, so the sends complete once the peer stops.
+func TestSenderHealsLinksLostInQuickSuccession(t *testing.T) {
+	const forced = 15
+	var (
+		attaches atomic.Int32
+		mu       sync.Mutex
+		got      = map[int64]bool{}
+	)
+	h := server.HandlerFuncs{
+		AttachFunc: func(ctx context.Context, l *server.Link) error {
+			attaches.Add(1)
+			return nil
+		},
+		ServeReceiverFunc: func(ctx context.Context, r *server.Receiver) {
+			lose := attaches.Load() <= forced
+			for {
+				d, err := r.Receive(ctx)
+				if err != nil {
+					return
+				}
+				if lose {
+					// Take the first transfer on the link and force the
+					// link closed without settling it.
+					_ = r.Close(&codec.Error{Condition: codec.ErrCondDetachForced})
+					return
+				}
+				m, err := d.Message()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				got[m.Value.(int64)] = true
+				mu.Unlock()
+				_ = d.Accept()
+			}
+		},
+	}
+	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+
+	c := dial(t, srv.URL(), nil)
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "flapping", nil)
+	require.NoError(t, err)
+	const n = 30
+	for i := range n {
+		require.NoError(t, s.Send(ctx, amq.NewMessage(int64(i))), "message %d", i)
+	}
+	mu.Lock()
+	assert.Len(t, got, n, "every message arrived")
+	mu.Unlock()
+	assert.Greater(t, attaches.Load(), int32(forced), "the link was re-attached after each forced detach")
+	assert.NoError(t, c.Err())
+}
+
+// The receiving side of the same: a link the peer forces closed right after
+// each re-attach is re-attached again, and the receiver gets the message
+// the peer finally keeps the link open for.
+func TestReceiverHealsLinksLostInQuickSuccession(t *testing.T) {
+	const forced = 15
+	var attaches atomic.Int32
+	h := server.HandlerFuncs{
+		AttachFunc: func(ctx context.Context, l *server.Link) error {
+			attaches.Add(1)
+			return nil
+		},
+		ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
+			n := attaches.Load()
+			if n <= forced {
+				_ = s.Close(&codec.Error{Condition: codec.ErrCondDetachForced})
+				return
+			}
+			if _, err := s.Send(ctx, &codec.Message{Value: "kept", HasValue: true}, false); err != nil {
+				return
+			}
+			<-ctx.Done()
+		},
+	}
+	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+
+	c := dial(t, srv.URL(), nil)
+	ctx := testCtx(t)
+	r, err := c.NewReceiver(ctx, "flapping", nil)
+	require.NoError(t, err)
+	d, err := r.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "kept", d.Message.Body)
+	assert.Greater(t, attaches.Load(), int32(forced), "the link was re-attached after each forced detach")
+	assert.NoError(t, c.Err())
+}

@@ -49,7 +49,7 @@ type Receiver struct {
 	link    *amqp.Receiver // nil while the connection is down
 	gen     uint64
 	changed chan struct{} // closed and replaced when link changes or the receiver ends
-	healing bool          // a goroutine is re-attaching the link (recover)
+	healGen uint64        // the link version a recover goroutine replaces; 0: none yet
 	failErr error         // why the receiver ended: closed, or failed for good
 	pending *Delivery     // handed to the application, awaiting auto-accept
 
@@ -494,18 +494,13 @@ func (r *Receiver) installLocked(ctx context.Context, conn *amqp.Conn, session *
 func (r *Receiver) recover(gen uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.failErr != nil || r.gen != gen || r.healing {
-		return
+	if r.failErr != nil || r.gen != gen || r.healGen == gen {
+		return // see Sender.lostLocked
 	}
-	r.healing = true
+	r.healGen = gen
 	r.link = nil
 	ctx := r.life
 	go func() {
-		defer func() {
-			r.mu.Lock()
-			r.healing = false
-			r.mu.Unlock()
-		}()
 		healLink(ctx, r.c, "receiver", r.Address(), func(ctx context.Context, conn *amqp.Conn) error {
 			session, l, err := r.attach(ctx, conn)
 			if err != nil {

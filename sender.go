@@ -32,7 +32,7 @@ type Sender struct {
 	link     *amqp.Sender  // nil while the connection is down
 	gen      uint64        // version of link: bumped on every attach (Client.newLinkGen)
 	changed  chan struct{} // closed and replaced when link changes or the sender ends
-	healing  bool          // a goroutine is re-attaching the link (recover)
+	healGen  uint64        // the link version a heal goroutine replaces; 0: none yet
 	failErr  error
 	closed   bool
 	inflight []*sendRecord // unsettled sends, oldest first
@@ -474,11 +474,6 @@ func (s *Sender) installLocked(ctx context.Context, conn *amqp.Conn, session *am
 // the link closed. Sends wait for the new link as they do during a
 // reconnect.
 func (s *Sender) heal(gen uint64) {
-	defer func() {
-		s.mu.Lock()
-		s.healing = false
-		s.mu.Unlock()
-	}()
 	healLink(s.settleCtx, s.c, "sender", s.address, func(ctx context.Context, conn *amqp.Conn) error {
 		session, l, err := s.attach(ctx, conn)
 		if err != nil {
@@ -503,8 +498,11 @@ func (s *Sender) lostLocked(conn *amqp.Conn, gen uint64, err error) bool {
 	if !linkLost(err) || s.closed || s.failErr != nil {
 		return false
 	}
-	if s.gen == gen && !s.healing {
-		s.healing = true
+	// One heal per lost version. A flag cleared when the heal goroutine
+	// ends would miss a new link lost before that goroutine got to run
+	// again, leaving sends waiting for a link nobody re-attaches.
+	if s.gen == gen && s.healGen != gen {
+		s.healGen = gen
 		s.link = nil
 		go s.heal(gen)
 	}
