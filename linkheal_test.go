@@ -172,3 +172,80 @@ func TestReceiverHealsLinksLostInQuickSuccession(t *testing.T) {
 	assert.Greater(t, attaches.Load(), int32(forced), "the link was re-attached after each forced detach")
 	assert.NoError(t, c.Err())
 }
+
+// A peer that detaches a link without closing it (closed=false: the
+// terminus lives on) gets its link back: the sender re-attaches and the
+// send in flight completes on the new link, where go-amqp alone would
+// leave it waiting for an outcome that never comes.
+func TestSenderReattachesAfterNonClosingDetach(t *testing.T) {
+	var attaches atomic.Int32
+	h := server.HandlerFuncs{
+		AttachFunc: func(ctx context.Context, l *server.Link) error {
+			attaches.Add(1)
+			return nil
+		},
+		ServeReceiverFunc: func(ctx context.Context, r *server.Receiver) {
+			first := attaches.Load() == 1
+			for {
+				d, err := r.Receive(ctx)
+				if err != nil {
+					return
+				}
+				if first {
+					_ = r.Detach(nil)
+					<-ctx.Done()
+					return
+				}
+				_ = d.Accept()
+			}
+		},
+	}
+	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+
+	c := dial(t, srv.URL(), nil)
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "suspended", nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Send(ctx, amq.NewMessage("in flight")))
+	require.NoError(t, s.Send(ctx, amq.NewMessage("after")))
+	assert.Equal(t, int32(2), attaches.Load(), "one re-attach")
+	assert.NoError(t, c.Err())
+}
+
+// The receiving side: a receiver whose link the peer detaches without
+// closing re-attaches and gets the next message.
+func TestReceiverReattachesAfterNonClosingDetach(t *testing.T) {
+	var attaches atomic.Int32
+	h := server.HandlerFuncs{
+		AttachFunc: func(ctx context.Context, l *server.Link) error {
+			attaches.Add(1)
+			return nil
+		},
+		ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
+			if attaches.Load() == 1 {
+				_ = s.Detach(nil)
+				<-ctx.Done()
+				return
+			}
+			if _, err := s.Send(ctx, &codec.Message{Value: "on the new link", HasValue: true}, false); err != nil {
+				return
+			}
+			<-ctx.Done()
+		},
+	}
+	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+
+	c := dial(t, srv.URL(), nil)
+	ctx := testCtx(t)
+	r, err := c.NewReceiver(ctx, "suspended", nil)
+	require.NoError(t, err)
+	d, err := r.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "on the new link", d.Message.Body)
+	assert.Equal(t, int32(2), attaches.Load(), "one re-attach")
+	assert.NoError(t, c.Err())
+}

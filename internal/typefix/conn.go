@@ -40,6 +40,7 @@ const (
 const (
 	descOpen     = 0x10
 	descBegin    = 0x11
+	descAttach   = 0x12
 	descFlow     = 0x13
 	descTransfer = 0x14
 	descDetach   = 0x16
@@ -72,6 +73,7 @@ type Conn struct {
 	peerMax  uint32     // the peer's max-frame-size, 0 before its open
 	sessions map[uint16]*window
 	peerChan map[uint16]uint16 // peer's channel → go-amqp's channel
+	links    links             // for detaches go-amqp cannot take (detach.go)
 }
 
 // Wrap returns c wrapped with the default Options. See WrapOptions.
@@ -94,6 +96,7 @@ func WrapOptions(c net.Conn, opts *Options) *Conn {
 	w := &Conn{Conn: c, maxHoldBytes: o.MaxHoldBytes, maxHoldFrames: o.MaxHoldFrames,
 		sessions: map[uint16]*window{}, peerChan: map[uint16]uint16{}}
 	w.in.dir, w.out.dir = dirIn, dirOut
+	w.links.init()
 	return w
 }
 
@@ -422,10 +425,19 @@ func (p *pipe) frame(c *Conn, off, end int) {
 			p.pass(c, off, end, true)
 			return
 		}
-	case descDetach, descEnd, descClose:
-		if p.dir == dirOut && code != descDetach {
+	case descAttach:
+		c.attach(p.dir, ch, body)
+	case descDetach:
+		p.abandon(c, code, ch, body)
+		if nb := c.detach(p.dir, ch, body); nb != nil {
+			p.put(c, nb)
+			return
+		}
+	case descEnd, descClose:
+		if p.dir == dirOut {
 			c.goSessionEnd(code, ch)
 		}
+		c.endLinks(p.dir, code, ch)
 		p.abandon(c, code, ch, body)
 	}
 	p.pass(c, off, end, false)

@@ -6,8 +6,10 @@
 // Proton or JMS sender stops a Go consumer for good (the broker redelivers
 // it). It also keeps the type of symbol values, which go-amqp hands out as
 // strings, and gives described values and arrays of ubyte exported types
-// (Described, Array) in place of go-amqp's internal ones. go-amqp is not
-// forked: the fix sits in the net.Conn under it.
+// (Described, Array) in place of go-amqp's internal ones. It also lets
+// go-amqp survive a peer's non-closing detach, which it cannot take
+// (detach.go). go-amqp is not forked: the fix sits in the net.Conn under
+// it.
 //
 // # Wiring
 //
