@@ -21,12 +21,11 @@ const (
 
 // frameWatch sits directly under go-amqp, which writes exactly one frame
 // per Write, and notes the attach and detach frames it sends. It exists
-// because a link close has to be "detach, then end the session": go-amqp
-// waits for the peer to answer a detach with a closing detach, which
-// RabbitMQ 3.10 never sends (it answers closed=false), so amq must know
-// when the detach has gone out without waiting for an answer, and only
-// then end the session — never the other way round, or the detach would
-// arrive on a channel the peer has already ended.
+// because a link close has to be "detach, then end the session": amq
+// must know when the detach has gone out, without waiting for the peer's
+// answer (see detachAndEnd), and only then end the session — never the
+// other way round, or the detach would arrive on a channel the peer has
+// already ended.
 type frameWatch struct {
 	net.Conn
 
@@ -110,9 +109,11 @@ func (w *frameWatch) detachWritten(name string) <-chan struct{} {
 // detachAndEnd closes a link the way a peer expects — a detach with
 // closed=true — and then ends the link's session; the peer's answer to the
 // end confirms it has processed both. It does not wait for the answer to
-// the detach once the detach is on the wire: RabbitMQ 3.10 answers with a
-// non-closing detach that go-amqp does not accept, so waiting would last
-// until ctx ends.
+// the detach once the detach is on the wire: that answer adds nothing the
+// end's does not, and a peer that does not give it must not hold Close
+// until ctx ends. (RabbitMQ 3.10 answers with a non-closing detach, which
+// go-amqp alone would never take as the answer; typefix now shows it as
+// closing.)
 func (c *Client) detachAndEnd(ctx context.Context, conn *amqp.Conn, name string, detach func(context.Context) error, session *amqp.Session) error {
 	var detachErr error
 	if w := c.watchFor(conn); w != nil && !connLost(conn) {
