@@ -3,6 +3,8 @@ package amq
 import (
 	"context"
 	"errors"
+	"sync"
+	"time"
 
 	amqp "github.com/Azure/go-amqp"
 )
@@ -27,17 +29,57 @@ func linkLost(err error) bool {
 	return errors.As(err, &le) && le.RemoteErr != nil && le.RemoteErr.Condition == amqp.ErrCondDetachForced
 }
 
-// healLink re-attaches a lost link on the current connection, with the
-// default back-off between attempts, until attach succeeds, ctx ends (the
-// link was closed), the client ends, or the peer refuses the link for good
-// (then fail ends the link with the peer's error). If the connection drops
+// linkStableAfter is how long a re-attached link must last for its next
+// loss to be re-attached at once again; see healPace.
+const linkStableAfter = time.Second
+
+// healPace paces the re-attaches of one link across its losses. A link
+// lost again within linkStableAfter of its last re-attach carries on with
+// the back-off schedule instead of starting it again with an immediate
+// attempt: a peer that takes every new link away at once (a misconfigured
+// node, a queue that cannot be served) then sees attaches 0.1 s, 0.2 s, ...
+// up to 10 s apart, not a tight loop of attach and detach.
+type healPace struct {
+	mu     sync.Mutex
+	policy ReconnectPolicy
+	last   time.Time // the last successful re-attach
+}
+
+// start begins the re-attach of a loss happening now.
+func (p *healPace) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.policy == nil || time.Since(p.last) >= linkStableAfter {
+		p.policy = NewExponentialReconnect(DefaultReconnectInitial, DefaultReconnectMax, 0)
+	}
+}
+
+// next is the delay before the next attempt. It is safe for concurrent
+// use: a heal still waiting when a reconnect re-attached the link and
+// lost it again shares the schedule with the new one.
+func (p *healPace) next() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, _ := p.policy.Next()
+	return d
+}
+
+func (p *healPace) attached() {
+	p.mu.Lock()
+	p.last = time.Now()
+	p.mu.Unlock()
+}
+
+// healLink re-attaches a lost link on the current connection, with pace's
+// back-off between attempts, until attach succeeds, ctx ends (the link was
+// closed), the client ends, or the peer refuses the link for good (then
+// fail ends the link with the peer's error). If the connection drops
 // meanwhile it stops: the supervisor re-attaches every link after the
 // reconnect.
-func healLink(ctx context.Context, c *Client, kind, address string, attach func(context.Context, *amqp.Conn) error, fail func(error)) {
-	policy := NewExponentialReconnect(DefaultReconnectInitial, DefaultReconnectMax, 0)
+func healLink(ctx context.Context, c *Client, pace *healPace, kind, address string, attach func(context.Context, *amqp.Conn) error, fail func(error)) {
+	pace.start()
 	for attempt := 1; ; attempt++ {
-		delay, _ := policy.Next()
-		if !sleepCtx(ctx, delay) {
+		if !sleepCtx(ctx, pace.next()) {
 			return
 		}
 		conn, _, err := c.connection(ctx)
@@ -48,6 +90,7 @@ func healLink(ctx context.Context, c *Client, kind, address string, attach func(
 		err = attach(actx, conn)
 		cancel()
 		if err == nil {
+			pace.attached()
 			c.cfg.logger.Info("amq: link re-attached", "kind", kind, "address", address, "attempts", attempt)
 			return
 		}

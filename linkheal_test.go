@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,11 +78,11 @@ func TestSenderReattachesAfterForcedDetach(t *testing.T) {
 	assert.NoError(t, c.Err())
 }
 
-// A link forced closed again as soon as it is re-attached, many times in
-// a row: every loss starts a new re-attach, however soon it follows the
+// A link forced closed again as soon as it is re-attached, several times
+// in a row: every loss starts a new re-attach, however soon it follows the
 // previous one, so the sends complete once the peer stops.
 func TestSenderHealsLinksLostInQuickSuccession(t *testing.T) {
-	const forced = 15
+	const forced = 3
 	var (
 		attaches atomic.Int32
 		mu       sync.Mutex
@@ -139,11 +140,18 @@ func TestSenderHealsLinksLostInQuickSuccession(t *testing.T) {
 // each re-attach is re-attached again, and the receiver gets the message
 // the peer finally keeps the link open for.
 func TestReceiverHealsLinksLostInQuickSuccession(t *testing.T) {
-	const forced = 15
-	var attaches atomic.Int32
+	const forced = 3
+	var (
+		attaches atomic.Int32
+		mu       sync.Mutex
+		times    []time.Time
+	)
 	h := server.HandlerFuncs{
 		AttachFunc: func(ctx context.Context, l *server.Link) error {
 			attaches.Add(1)
+			mu.Lock()
+			times = append(times, time.Now())
+			mu.Unlock()
 			return nil
 		},
 		ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
@@ -171,6 +179,18 @@ func TestReceiverHealsLinksLostInQuickSuccession(t *testing.T) {
 	assert.Equal(t, "kept", d.Message.Body)
 	assert.Greater(t, attaches.Load(), int32(forced), "the link was re-attached after each forced detach")
 	assert.NoError(t, c.Err())
+
+	// Losses right after a re-attach are paced by one back-off schedule
+	// (0, then 0.1 s, 0.2 s, 0.4 s ... each ±50%, an attempt the peer
+	// refuses taking a step too), not retried in a tight loop: from the
+	// third attach on, each waited at least half of 0.1 s, 0.2 s, ...
+	mu.Lock()
+	defer mu.Unlock()
+	min := 50 * time.Millisecond
+	for i := 2; i < len(times); i++ {
+		assert.GreaterOrEqual(t, times[i].Sub(times[i-1]), min, "gap before attach %d", i+1)
+		min *= 2
+	}
 }
 
 // A peer that detaches a link without closing it (closed=false: the

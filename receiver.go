@@ -42,16 +42,17 @@ type Receiver struct {
 	name string
 	opts ReceiverOptions
 
-	mu      sync.Mutex
-	address string
-	conn    *amqp.Conn
-	session *amqp.Session
-	link    *amqp.Receiver // nil while the connection is down
-	gen     uint64
-	changed chan struct{} // closed and replaced when link changes or the receiver ends
-	healGen uint64        // the link version a recover goroutine replaces; 0: none yet
-	failErr error         // why the receiver ended: closed, or failed for good
-	pending *Delivery     // handed to the application, awaiting auto-accept
+	mu       sync.Mutex
+	address  string
+	conn     *amqp.Conn
+	session  *amqp.Session
+	link     *amqp.Receiver // nil while the connection is down
+	gen      uint64
+	changed  chan struct{} // closed and replaced when link changes or the receiver ends
+	healGen  uint64        // the link version a recover goroutine replaces; 0: none yet
+	healPace healPace
+	failErr  error     // why the receiver ended: closed, or failed for good
+	pending  *Delivery // handed to the application, awaiting auto-accept
 
 	// fetchSem is held by whoever takes messages off the link (a Receive
 	// call or the Deliveries pump); it guards fetch.
@@ -501,7 +502,7 @@ func (r *Receiver) recover(gen uint64) {
 	r.link = nil
 	ctx := r.life
 	go func() {
-		healLink(ctx, r.c, "receiver", r.Address(), func(ctx context.Context, conn *amqp.Conn) error {
+		healLink(ctx, r.c, &r.healPace, "receiver", r.Address(), func(ctx context.Context, conn *amqp.Conn) error {
 			session, l, err := r.attach(ctx, conn)
 			if err != nil {
 				return err

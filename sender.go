@@ -33,6 +33,7 @@ type Sender struct {
 	gen      uint64        // version of link: bumped on every attach (Client.newLinkGen)
 	changed  chan struct{} // closed and replaced when link changes or the sender ends
 	healGen  uint64        // the link version a heal goroutine replaces; 0: none yet
+	healPace healPace
 	failErr  error
 	closed   bool
 	inflight []*sendRecord // unsettled sends, oldest first
@@ -474,7 +475,7 @@ func (s *Sender) installLocked(ctx context.Context, conn *amqp.Conn, session *am
 // the link closed. Sends wait for the new link as they do during a
 // reconnect.
 func (s *Sender) heal(gen uint64) {
-	healLink(s.settleCtx, s.c, "sender", s.address, func(ctx context.Context, conn *amqp.Conn) error {
+	healLink(s.settleCtx, s.c, &s.healPace, "sender", s.address, func(ctx context.Context, conn *amqp.Conn) error {
 		session, l, err := s.attach(ctx, conn)
 		if err != nil {
 			return err
