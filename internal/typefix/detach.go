@@ -32,15 +32,17 @@ type linkKey struct {
 type links struct {
 	goHandles   map[linkKey]string // go-amqp's attach: its channel and handle → link name
 	peerHandles map[linkKey]string // the peer's attach: its channel and handle → link name
-	goDetached  map[string]bool    // go-amqp sent its detach; the peer's answer is due
-	keepOpen    map[string]bool    // the peer detached without closing; go-amqp's answer must not close
+	goDetached  map[string]bool    // go-amqp detached first; the peer's answer is due
+	// The peer detached first; go-amqp's answer is due. true: the peer's
+	// detach was non-closing, so the answer must not close either.
+	peerDetached map[string]bool
 }
 
 func (l *links) init() {
 	l.goHandles = map[linkKey]string{}
 	l.peerHandles = map[linkKey]string{}
 	l.goDetached = map[string]bool{}
-	l.keepOpen = map[string]bool{}
+	l.peerDetached = map[string]bool{}
 }
 
 // attach records the name and handle of an attach (dir: who sent it; ch:
@@ -78,12 +80,13 @@ func (c *Conn) detach(dir int, ch uint16, body []byte) []byte {
 			return nil
 		}
 		delete(l.goHandles, key)
-		if !l.keepOpen[name] {
+		keepOpen, answer := l.peerDetached[name]
+		if !answer {
 			l.goDetached[name] = true
 			return nil
 		}
-		delete(l.keepOpen, name)
-		if !d.Closed {
+		delete(l.peerDetached, name)
+		if !keepOpen || !d.Closed {
 			return nil
 		}
 		d.Closed, d.Error = false, nil
@@ -95,16 +98,17 @@ func (c *Conn) detach(dir int, ch uint16, body []byte) []byte {
 		return nil
 	}
 	delete(l.peerHandles, key)
-	if l.goDetached[name] {
-		delete(l.goDetached, name) // the answer to go-amqp's detach: both are done
-	} else if !d.Closed {
-		l.keepOpen[name] = true
-		if d.Error == nil {
-			d.Error = &codec.Error{Condition: codec.ErrCondDetachForced, Description: detachedDescription}
-		}
+	answer := l.goDetached[name]
+	if answer {
+		delete(l.goDetached, name) // both detaches are done
+	} else {
+		l.peerDetached[name] = !d.Closed
 	}
 	if d.Closed {
 		return nil
+	}
+	if !answer && d.Error == nil {
+		d.Error = &codec.Error{Condition: codec.ErrCondDetachForced, Description: detachedDescription}
 	}
 	d.Closed = true
 	return appendFrame(ch, d)
@@ -128,7 +132,7 @@ func (c *Conn) endLinks(dir int, code uint64, ch uint16) {
 		if key.ch == ch {
 			delete(m, key)
 			delete(l.goDetached, name)
-			delete(l.keepOpen, name)
+			delete(l.peerDetached, name)
 		}
 	}
 }

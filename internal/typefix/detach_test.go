@@ -120,3 +120,59 @@ func write(t *testing.T, c io.Writer, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// A link the peer closed first (a refused attach) and go-amqp answered
+// leaves nothing behind: a new link of the same name that the peer then
+// detaches without closing is handled as the peer's own detach.
+func TestNameReusedAfterPeerClosed(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	// peer sends frames as the peer would: each only after what it answers.
+	peer := func(ps ...[]byte) {
+		go func() {
+			for _, p := range ps {
+				_, _ = pw.Write(p)
+			}
+		}()
+	}
+	pc := &pipeConn{r: pr}
+	c := typefix.Wrap(pc)
+	readDetach := func() *codec.Detach {
+		t.Helper()
+		for {
+			f, err := codec.ReadFrame(c, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, ok := f.Body.(*codec.Detach); ok {
+				return d
+			}
+		}
+	}
+
+	write(t, c, []byte(header))
+	peer([]byte(header))
+	if _, err := codec.ReadProtoHeader(c); err != nil {
+		t.Fatal(err)
+	}
+	write(t, c, frame(t, 0, &codec.Attach{Name: "sub", Handle: 0, Role: codec.RoleReceiver}))
+	peer(frame(t, 0, &codec.Attach{Name: "sub", Handle: 0, Role: codec.RoleSender}),
+		frame(t, 0, &codec.Detach{Handle: 0, Closed: true, Error: &codec.Error{Condition: codec.ErrCondNotFound}}))
+	if d := readDetach(); !d.Closed || d.Error == nil || d.Error.Condition != codec.ErrCondNotFound {
+		t.Fatalf("go-amqp got %+v, want the peer's closing detach as it is", d)
+	}
+	write(t, c, frame(t, 0, &codec.Detach{Handle: 0, Closed: true}))
+
+	// The same name again, on the same connection.
+	write(t, c, frame(t, 0, &codec.Attach{Name: "sub", Handle: 0, Role: codec.RoleReceiver}))
+	peer(frame(t, 0, &codec.Attach{Name: "sub", Handle: 0, Role: codec.RoleSender}), frame(t, 0, &codec.Detach{Handle: 0}))
+	if d := readDetach(); !d.Closed || d.Error == nil || d.Error.Condition != codec.ErrCondDetachForced {
+		t.Fatalf("go-amqp got %+v, want a closing detach with amqp:link:detach-forced", d)
+	}
+	pc.w.Reset()
+	write(t, c, frame(t, 0, &codec.Detach{Handle: 0, Closed: true}))
+	ds := detaches(t, append([]byte(header), pc.w.Bytes()...))
+	if len(ds) != 1 || ds[0].Closed {
+		t.Fatalf("the peer got %+v, want a non-closing detach", ds)
+	}
+}
