@@ -60,7 +60,10 @@
 // re-attaches every sender and receiver, and resends what was waiting for
 // its outcome, so application code does not notice a dropped connection
 // except through ConnectOptions.OnStateChange. Delivery is at-least-once.
-// docs/failover.md has the full semantics.
+// A link the peer takes away while the connection stays up (its session
+// ended, amqp:link:detach-forced, a detach that does not close it) is
+// re-attached the same way, on its own. docs/failover.md has the full
+// semantics.
 //
 // # Configuration, security and diagnostics
 //
