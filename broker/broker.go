@@ -52,8 +52,9 @@ func New(opts *Options) *Broker {
 }
 
 // QueueDepth returns the number of messages waiting on the node at address
-// (not counting those delivered and not yet settled); for a topic, the sum
-// over its subscriptions. It is 0 for a node that does not exist.
+// (not counting those sent to a consumer and not yet settled, counting
+// those a consumer's link has not sent yet); for a topic, the sum over its
+// subscriptions. It is 0 for a node that does not exist.
 func (b *Broker) QueueDepth(address string) int {
 	name, _ := splitAddress(address)
 	b.mu.RLock()

@@ -95,6 +95,29 @@ func TestQueueFIFOAndDepth(t *testing.T) {
 	}
 }
 
+// A message handed to a consumer's inbox but not yet taken by its link is
+// still waiting: it counts in depth, and goes back to the queue when the
+// consumer's credit is revoked before the link sends it.
+func TestDepthCountsInboxUntilTaken(t *testing.T) {
+	q := newQueue("q", unbounded())
+	c, _ := q.attach("l", nil, false)
+	c.setCredit(3) // the link had credit 3 ...
+	_ = q.publish(testMsg(1))
+	if d := q.depth(); d != 1 {
+		t.Fatalf("depth = %d with the message in the inbox, want 1", d)
+	}
+	c.setCredit(0) // ... which the peer revoked (go-amqp's drain)
+	if d := q.depth(); d != 1 {
+		t.Fatalf("depth = %d after credit went, want 1", d)
+	}
+	if got := idOf(t, mustPoll(t, c, 1)); got != 1 {
+		t.Fatalf("got %d, want 1", got)
+	}
+	if d := q.depth(); d != 0 {
+		t.Fatalf("depth = %d once taken, want 0", d)
+	}
+}
+
 func TestQueueRoundRobin(t *testing.T) {
 	q := newQueue("q", unbounded())
 	a, _ := q.attach("a", nil, false)

@@ -49,11 +49,23 @@ func newQueue(name string, lim limits) *queue {
 	return &queue{name: name, lim: lim}
 }
 
-// depth is the number of messages waiting (not delivered).
+// depth is the number of messages waiting (not delivered): on the queue,
+// or handed to a consumer's inbox ahead of its link sending them. The
+// inbox counts because an item there can still go back: a consumer whose
+// credit the peer revoked (go-amqp's drain asks with credit 0, and the
+// server answers it at once) returns it when its link goroutine notices.
 func (q *queue) depth() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.items) - q.head
+	n := len(q.items) - q.head
+	for _, c := range q.consumers {
+		for _, it := range c.inbox {
+			if !it.browsed {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // roomLocked reports whether one more message of size bytes fits.
