@@ -23,7 +23,13 @@ It is a test peer for the amq integration suite, not a product:
     container-id and link name, across a detach (closed=false) and gets it
     back on re-attach; a close (closed=true) deletes it;
   * a message sent to an address starting with "reject." is rejected with
-    amqp:precondition-failed, so clients can test the rejected outcome.
+    amqp:precondition-failed, so clients can test the rejected outcome;
+  * a message sent to "suspend.TOPIC" makes the broker detach every
+    subscriber link of topic TOPIC without closing it (closed=false), after
+    putting a message "kept across the detach" on each durable subscription:
+    a client that answers with a non-closing detach and re-attaches finds
+    it; an answer that closes the link (closed=true) ends the subscription,
+    and the message with it.
 
 Usage: proton_broker.py HOST PORT   (prints "listening on PORT" when ready;
 PORT 0 picks a free port).
@@ -126,6 +132,7 @@ class Broker(Handler):
         self.unsettled = {}  # outgoing Delivery -> (Queue, Entry)
         self.buffers = {}  # incoming partial Delivery -> [bytes]
         self.link_info = {}  # Link -> dict(queue=..., topic=..., sub_key=..., durable=...)
+        self.suspended = {}  # Link the broker detached -> (Topic, sub_key)
 
     # --- setup ---------------------------------------------------------
     def on_reactor_init(self, event):
@@ -218,12 +225,36 @@ class Broker(Handler):
 
     def on_link_remote_detach(self, event):
         # detach with closed=false: the terminus (a durable subscription) stays.
+        if self.suspended.pop(event.link, None) is not None:
+            return  # the answer to the broker's own detach
         self.drop_link(event.link, end_subscription=False)
         event.link.detach()
 
     def on_link_remote_close(self, event):
+        suspended = self.suspended.pop(event.link, None)
+        if suspended is not None:
+            # A closing answer to the broker's non-closing detach: the
+            # client closed the terminus, so the subscription ends.
+            topic, key = suspended
+            topic.subscriptions.pop(key, None)
+            return
         self.drop_link(event.link, end_subscription=True)
         event.link.close()
+
+    def suspend(self, address):
+        topic = self.topics.get(address)
+        if topic is None:
+            return
+        kept = Message(body="kept across the detach").encode()
+        for link, info in list(self.link_info.items()):
+            if info.get("topic") is not topic:
+                continue
+            key = info["sub_key"]
+            self.drop_link(link, end_subscription=False)
+            if info.get("durable"):
+                topic.subscriptions[key].entries.append(Entry(kept))
+            self.suspended[link] = (topic, key)
+            link.detach()
 
     def on_session_remote_close(self, event):
         for link in list(self.link_info):
@@ -305,7 +336,10 @@ class Broker(Handler):
             msg = Message()
             msg.decode(data)
             address = msg.address
-        if address and address.startswith("reject."):
+        if address and address.startswith("suspend."):
+            self.suspend(address[len("suspend."):])
+            dlv.update(Delivery.ACCEPTED)
+        elif address and address.startswith("reject."):
             dlv.local.condition = Condition("amqp:precondition-failed",
                                             "address %s rejects every message" % address)
             dlv.update(Delivery.REJECTED)
