@@ -2,6 +2,8 @@ package amq_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -78,32 +80,39 @@ func TestSenderReattachesAfterForcedDetach(t *testing.T) {
 	assert.NoError(t, c.Err())
 }
 
-// A link forced closed again as soon as it is re-attached, several times
-// in a row: every loss starts a new re-attach, however soon it follows the
-// previous one, so the sends complete once the peer stops.
-func TestSenderHealsLinksLostInQuickSuccession(t *testing.T) {
-	const forced = 3
+// lossyPeer starts a server that takes away the first losses links
+// attached to it with lose (a link the client sends on after its first
+// transfer, which stays unsettled; one it receives on at once) and serves
+// the later ones: it accepts and records every message sent to it, and
+// sends "kept" to a receiver. It returns a client connected to it, the
+// bodies it accepted, and the times of the attaches.
+func lossyPeer(t *testing.T, losses int32, lose func(*server.Link) error) (c *amq.Client, got func() map[any]bool, attaches func() []time.Time) {
 	var (
-		attaches atomic.Int32
 		mu       sync.Mutex
-		got      = map[int64]bool{}
+		bodies   = map[any]bool{}
+		attached []time.Time
 	)
+	lost := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return int32(len(attached)) <= losses
+	}
 	h := server.HandlerFuncs{
 		AttachFunc: func(ctx context.Context, l *server.Link) error {
-			attaches.Add(1)
+			mu.Lock()
+			attached = append(attached, time.Now())
+			mu.Unlock()
 			return nil
 		},
 		ServeReceiverFunc: func(ctx context.Context, r *server.Receiver) {
-			lose := attaches.Load() <= forced
+			losing := lost()
 			for {
 				d, err := r.Receive(ctx)
 				if err != nil {
 					return
 				}
-				if lose {
-					// Take the first transfer on the link and force the
-					// link closed without settling it.
-					_ = r.Close(&codec.Error{Condition: codec.ErrCondDetachForced})
+				if losing {
+					_ = lose(r.Link())
 					return
 				}
 				m, err := d.Message()
@@ -111,161 +120,96 @@ func TestSenderHealsLinksLostInQuickSuccession(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				got[m.Value.(int64)] = true
+				bodies[m.Value] = true
 				mu.Unlock()
 				_ = d.Accept()
 			}
 		},
-	}
-	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
-
-	c := dial(t, srv.URL(), nil)
-	ctx := testCtx(t)
-	s, err := c.NewSender(ctx, "flapping", nil)
-	require.NoError(t, err)
-	const n = 30
-	for i := range n {
-		require.NoError(t, s.Send(ctx, amq.NewMessage(int64(i))), "message %d", i)
-	}
-	mu.Lock()
-	assert.Len(t, got, n, "every message arrived")
-	mu.Unlock()
-	assert.Greater(t, attaches.Load(), int32(forced), "the link was re-attached after each forced detach")
-	assert.NoError(t, c.Err())
-}
-
-// The receiving side of the same: a link the peer forces closed right after
-// each re-attach is re-attached again, and the receiver gets the message
-// the peer finally keeps the link open for.
-func TestReceiverHealsLinksLostInQuickSuccession(t *testing.T) {
-	const forced = 3
-	var (
-		attaches atomic.Int32
-		mu       sync.Mutex
-		times    []time.Time
-	)
-	h := server.HandlerFuncs{
-		AttachFunc: func(ctx context.Context, l *server.Link) error {
-			attaches.Add(1)
-			mu.Lock()
-			times = append(times, time.Now())
-			mu.Unlock()
-			return nil
-		},
 		ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
-			n := attaches.Load()
-			if n <= forced {
-				_ = s.Close(&codec.Error{Condition: codec.ErrCondDetachForced})
+			if lost() {
+				_ = lose(s.Link())
 				return
 			}
-			if _, err := s.Send(ctx, &codec.Message{Value: "kept", HasValue: true}, false); err != nil {
-				return
-			}
-			<-ctx.Done()
-		},
-	}
-	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
-
-	c := dial(t, srv.URL(), nil)
-	ctx := testCtx(t)
-	r, err := c.NewReceiver(ctx, "flapping", nil)
-	require.NoError(t, err)
-	d, err := r.Receive(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, "kept", d.Message.Body)
-	assert.Greater(t, attaches.Load(), int32(forced), "the link was re-attached after each forced detach")
-	assert.NoError(t, c.Err())
-
-	// Losses right after a re-attach are paced by one back-off schedule
-	// (0, then 0.1 s, 0.2 s, 0.4 s ... each ±50%, an attempt the peer
-	// refuses taking a step too), not retried in a tight loop: from the
-	// third attach on, each waited at least half of 0.1 s, 0.2 s, ...
-	mu.Lock()
-	defer mu.Unlock()
-	min := 50 * time.Millisecond
-	for i := 2; i < len(times); i++ {
-		assert.GreaterOrEqual(t, times[i].Sub(times[i-1]), min, "gap before attach %d", i+1)
-		min *= 2
-	}
-}
-
-// A peer that detaches a link without closing it (closed=false: the
-// terminus lives on) gets its link back: the sender re-attaches and the
-// send in flight completes on the new link, where go-amqp alone would
-// leave it waiting for an outcome that never comes.
-func TestSenderReattachesAfterNonClosingDetach(t *testing.T) {
-	var attaches atomic.Int32
-	h := server.HandlerFuncs{
-		AttachFunc: func(ctx context.Context, l *server.Link) error {
-			attaches.Add(1)
-			return nil
-		},
-		ServeReceiverFunc: func(ctx context.Context, r *server.Receiver) {
-			first := attaches.Load() == 1
-			for {
-				d, err := r.Receive(ctx)
-				if err != nil {
-					return
-				}
-				if first {
-					_ = r.Detach(nil)
-					<-ctx.Done()
-					return
-				}
-				_ = d.Accept()
-			}
-		},
-	}
-	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Close() })
-
-	c := dial(t, srv.URL(), nil)
-	ctx := testCtx(t)
-	s, err := c.NewSender(ctx, "suspended", nil)
-	require.NoError(t, err)
-	require.NoError(t, s.Send(ctx, amq.NewMessage("in flight")))
-	require.NoError(t, s.Send(ctx, amq.NewMessage("after")))
-	assert.Equal(t, int32(2), attaches.Load(), "one re-attach")
-	assert.NoError(t, c.Err())
-}
-
-// The receiving side: a receiver whose link the peer detaches without
-// closing re-attaches and gets the next message.
-func TestReceiverReattachesAfterNonClosingDetach(t *testing.T) {
-	var attaches atomic.Int32
-	h := server.HandlerFuncs{
-		AttachFunc: func(ctx context.Context, l *server.Link) error {
-			attaches.Add(1)
-			return nil
-		},
-		ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
-			if attaches.Load() == 1 {
-				_ = s.Detach(nil)
+			if _, err := s.Send(ctx, &codec.Message{Value: "kept", HasValue: true}, false); err == nil {
 				<-ctx.Done()
-				return
 			}
-			if _, err := s.Send(ctx, &codec.Message{Value: "on the new link", HasValue: true}, false); err != nil {
-				return
-			}
-			<-ctx.Done()
 		},
 	}
 	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
+	return dial(t, srv.URL(), nil), func() map[any]bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return maps.Clone(bodies)
+		}, func() []time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(attached)
+		}
+}
 
-	c := dial(t, srv.URL(), nil)
-	ctx := testCtx(t)
-	r, err := c.NewReceiver(ctx, "suspended", nil)
-	require.NoError(t, err)
-	d, err := r.Receive(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, "on the new link", d.Message.Body)
-	assert.Equal(t, int32(2), attaches.Load(), "one re-attach")
-	assert.NoError(t, c.Err())
+// The ways a peer takes a link away while the connection stays up.
+var linkLosses = []struct {
+	name   string
+	losses int32
+	lose   func(*server.Link) error
+}{
+	// Forced closed again as soon as it is re-attached, several times in
+	// a row: every loss starts a new re-attach, however soon it follows the
+	// previous one.
+	{"forced closed in quick succession", 3, func(l *server.Link) error {
+		return l.Close(&codec.Error{Condition: codec.ErrCondDetachForced})
+	}},
+	// Detached without closing (closed=false: the terminus lives on), which
+	// go-amqp alone answers with amqp:not-implemented and then hangs on.
+	{"detached without closing", 1, func(l *server.Link) error { return l.Detach(nil) }},
+}
+
+// A sender whose link the peer takes away re-attaches, resends what was in
+// flight, and every message arrives.
+func TestSenderHealsLostLinks(t *testing.T) {
+	for _, tc := range linkLosses {
+		t.Run(tc.name, func(t *testing.T) {
+			c, got, attaches := lossyPeer(t, tc.losses, tc.lose)
+			ctx := testCtx(t)
+			s, err := c.NewSender(ctx, "lossy", nil)
+			require.NoError(t, err)
+			const n = 30
+			for i := range n {
+				require.NoError(t, s.Send(ctx, amq.NewMessage(int64(i))), "message %d", i)
+			}
+			assert.Len(t, got(), n, "every message arrived")
+			assert.GreaterOrEqual(t, len(attaches()), int(tc.losses)+1, "a re-attach per loss")
+			assert.NoError(t, c.Err())
+		})
+	}
+}
+
+// A receiver whose link the peer takes away re-attaches and gets the
+// message the peer sends on the link it keeps. Losses right after a
+// re-attach are paced by one back-off schedule (0, then 0.1 s, 0.2 s, ...
+// each ±50%), not retried in a tight loop: from the third attach on, each
+// waited at least half of 0.1 s, 0.2 s, ...
+func TestReceiverHealsLostLinks(t *testing.T) {
+	for _, tc := range linkLosses {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, attaches := lossyPeer(t, tc.losses, tc.lose)
+			ctx := testCtx(t)
+			r, err := c.NewReceiver(ctx, "lossy", nil)
+			require.NoError(t, err)
+			d, err := r.Receive(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, "kept", d.Message.Body)
+			assert.NoError(t, c.Err())
+
+			times := attaches()
+			assert.GreaterOrEqual(t, len(times), int(tc.losses)+1, "a re-attach per loss")
+			min := 50 * time.Millisecond
+			for i := 2; i < len(times); i++ {
+				assert.GreaterOrEqual(t, times[i].Sub(times[i-1]), min, "gap before attach %d", i+1)
+				min *= 2
+			}
+		})
+	}
 }
