@@ -222,6 +222,13 @@ func (c *coalescingConn) flush() {
 			c.mu.Unlock()
 			return
 		}
+		if c.busy || len(c.buf) == 0 {
+			// A write-through ran while gather yielded (the flusher had
+			// woken for lazy frames only, so a Write after a pause went
+			// straight to the socket, taking them along): it may still be
+			// writing, and two writes at once could reorder frames.
+			continue
+		}
 		c.writeLocked(c.takeLocked(), true)
 		c.cond.Broadcast()
 	}
