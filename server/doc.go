@@ -33,8 +33,11 @@
 // in the order they were produced and sends heartbeats. Connections share
 // no lock. Handler.Attach runs on the reader goroutine; every link then gets
 // its own goroutine running ServeSender or ServeReceiver, whose context ends
-// when the link detaches. Sender.Send blocks until the peer grants credit;
-// Receiver.Receive blocks until a message is complete.
+// when the link detaches. The server answers the peer's detach (and its
+// session end) once that function has returned, so a peer that has the
+// answer knows the handler let go of the link. Sender.Send blocks until
+// the peer grants credit; Receiver.Receive blocks until a message is
+// complete.
 //
 // # Flow control
 //
