@@ -57,25 +57,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// command prepares an example to run until ctx ends. An example still
-// running then gets quitSignal, so that the failure shows where each of
-// its goroutines waited (Go prints them on stderr), and is killed 5 s
-// later.
-func command(ctx context.Context, t *testing.T, name string, args ...string) *exec.Cmd {
+// command prepares an example to run for at most timeout, counted from
+// when it is ready to start: the build (the first test's, on a cold cache
+// under a loaded machine, can take most of a minute) is done first. An
+// example still running at the end gets quitSignal, so that the failure
+// shows where each of its goroutines waited (Go prints them on stderr),
+// and is killed 5 s later. cancel releases the timer.
+func command(t *testing.T, timeout time.Duration, name string, args ...string) (cmd *exec.Cmd, cancel context.CancelFunc) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, filepath.Join(build(t), name), args...)
+	bin := filepath.Join(build(t), name)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	cmd = exec.CommandContext(ctx, bin, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(quitSignal) }
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
-	return cmd
+	return cmd, cancel
 }
 
 // run runs an example to completion and returns its standard output.
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cmd, cancel := command(t, 30*time.Second, name, args...)
 	defer cancel()
-	cmd := command(ctx, t, name, args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -86,8 +89,7 @@ func run(t *testing.T, name string, args ...string) string {
 // start runs an example in the background; wait returns its output.
 func start(t *testing.T, name string, args ...string) (wait func() string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	cmd := command(ctx, t, name, args...)
+	cmd, cancel := command(t, 30*time.Second, name, args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Start())
@@ -189,7 +191,8 @@ func TestRejectRelease(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	for _, name := range []string{"send", "receive", "client", "server", "durable_subscribe", "queue_topic", "reject_release"} {
 		t.Run(name, func(t *testing.T) {
-			cmd := exec.Command(filepath.Join(build(t), name))
+			cmd, cancel := command(t, 10*time.Second, name)
+			defer cancel()
 			out, err := cmd.CombinedOutput()
 			require.Error(t, err, "no arguments is a usage error")
 			assert.Contains(t, string(out), "Usage: "+name)
@@ -211,9 +214,8 @@ func TestHelloWorld(t *testing.T) {
 func TestSendFrameTrace(t *testing.T) {
 	b := amqtest.NewBroker(t, amqtest.WithUser("alice", "s3cret-pw"))
 	url := strings.Replace(b.URL(), "amqp://", "amqp://alice:s3cret-pw@", 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cmd, cancel := command(t, 30*time.Second, "send", url, "traced", "hello")
 	defer cancel()
-	cmd := command(ctx, t, "send", url, "traced", "hello")
 	cmd.Env = append(cmd.Env, "PN_TRACE_FRM=1")
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

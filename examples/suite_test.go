@@ -33,9 +33,8 @@ import (
 // returns the rest of the example's output once it has exited.
 func startListener(t *testing.T, name string, args ...string) (url string, wait func() string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cmd, cancel := command(t, 30*time.Second, name, args...)
 	t.Cleanup(cancel)
-	cmd := command(ctx, t, name, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -327,8 +326,8 @@ func TestSuiteUsageErrors(t *testing.T) {
 						continue // no -m flag: covered by -no-such-flag
 					}
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				out, err := exec.CommandContext(ctx, filepath.Join(build(t), name), args...).CombinedOutput()
+				cmd, cancel := command(t, 10*time.Second, name, args...)
+				out, err := cmd.CombinedOutput()
 				cancel()
 				var exit *exec.ExitError
 				require.ErrorAs(t, err, &exit, "%s %v is a usage error", name, args)
