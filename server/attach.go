@@ -248,7 +248,7 @@ func (s *session) handleDetach(d *codec.Detach) error {
 	// one, not the old one the handler was still tearing down. The local
 	// handle stays taken until then. A handler that does not return in
 	// time does not hold the peer forever.
-	time.AfterFunc(closeTimeout, func() {
+	l.replyTimer = time.AfterFunc(closeTimeout, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		s.answerDetachLocked(l)
@@ -264,6 +264,9 @@ func (s *session) answerDetachLocked(l *Link) {
 		return
 	}
 	l.replyPending = false
+	if l.replyTimer != nil {
+		l.replyTimer.Stop() // links come and go: don't keep one timer each
+	}
 	delete(s.byLocal, l.localHandle)
 	c := s.c
 	if c.localChan[s.localChannel] != s || s.endSent || s.endPending || c.closeSent || c.ended {

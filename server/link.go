@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/amqgo/amq/internal/codec"
 )
@@ -73,6 +74,7 @@ type Link struct {
 	localErr      *codec.Error // error we sent in our detach, if any
 	serving       bool         // the handler's ServeSender/ServeReceiver runs
 	replyPending  bool         // the peer detached; our answer waits for serving to end
+	replyTimer    *time.Timer  // answers anyway after closeTimeout
 
 	sender   *Sender
 	receiver *Receiver
