@@ -49,10 +49,9 @@ type Receiver struct {
 	link     *amqp.Receiver // nil while the connection is down
 	gen      uint64
 	changed  chan struct{} // closed and replaced when link changes or the receiver ends
-	healGen  uint64        // the link version a recover goroutine replaces; 0: none yet
-	healPace healPace
-	failErr  error     // why the receiver ended: closed, or failed for good
-	pending  *Delivery // handed to the application, awaiting auto-accept
+	healPace healPace      // paces re-attaches across losses (recover)
+	failErr  error         // why the receiver ended: closed, or failed for good
+	pending  *Delivery     // handed to the application, awaiting auto-accept
 
 	// fetchSem is held by whoever takes messages off the link (a Receive
 	// call or the Deliveries pump); it guards fetch.
@@ -495,10 +494,9 @@ func (r *Receiver) installLocked(ctx context.Context, conn *amqp.Conn, session *
 func (r *Receiver) recover(gen uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.failErr != nil || r.gen != gen || r.healGen == gen {
-		return // see Sender.lostLocked
+	if r.failErr != nil || r.gen != gen || r.link == nil {
+		return // already being replaced; see Sender.lostLocked
 	}
-	r.healGen = gen
 	r.link = nil
 	ctx := r.life
 	go func() {

@@ -32,8 +32,7 @@ type Sender struct {
 	link     *amqp.Sender  // nil while the connection is down
 	gen      uint64        // version of link: bumped on every attach (Client.newLinkGen)
 	changed  chan struct{} // closed and replaced when link changes or the sender ends
-	healGen  uint64        // the link version a heal goroutine replaces; 0: none yet
-	healPace healPace
+	healPace healPace      // paces re-attaches across losses (heal)
 	failErr  error
 	closed   bool
 	inflight []*sendRecord // unsettled sends, oldest first
@@ -499,11 +498,12 @@ func (s *Sender) lostLocked(conn *amqp.Conn, gen uint64, err error) bool {
 	if !linkLost(err) || s.closed || s.failErr != nil {
 		return false
 	}
-	// One heal per lost version. A flag cleared when the heal goroutine
-	// ends would miss a new link lost before that goroutine got to run
-	// again, leaving sends waiting for a link nobody re-attaches.
-	if s.gen == gen && s.healGen != gen {
-		s.healGen = gen
+	// One heal per lost version: the first report of the loss takes the
+	// link away, and a link of version gen that is no longer installed is
+	// being replaced already (by a heal or, after a reconnect, by the
+	// supervisor). A flag cleared when the heal goroutine ends would miss
+	// a new link lost before that goroutine got to run again.
+	if s.gen == gen && s.link != nil {
 		s.link = nil
 		go s.heal(gen)
 	}
