@@ -417,10 +417,12 @@ func (s *session) handleDisposition(d *codec.Disposition) {
 func (s *session) outgoingDispositionLocked(first, last uint32, settled bool, state codec.DeliveryState) {
 	terminal := isTerminal(state)
 	var toSettle []uint32
-	// The senders to signal, once every delivery of the range is counted:
-	// signalled earlier, a handler could read SettledCount halfway through
-	// the range and wait for a signal that never comes.
-	var notify []*Sender
+	// A sender is signalled after each run of its deliveries is counted,
+	// and so after the last: signalled as soon as the first was counted, a
+	// handler could read SettledCount halfway through the range and wait
+	// for a signal that never comes. (Runs, not a list of senders: no
+	// allocation per disposition.)
+	var run *Sender
 	eachInRange(first, last, len(s.unsettledOut), func(id uint32) bool {
 		_, ok := s.unsettledOut[id]
 		return ok
@@ -438,16 +440,19 @@ func (s *session) outgoingDispositionLocked(first, last uint32, settled bool, st
 		delete(od.s.unsettled, id)
 		od.finish(state, false)
 		od.s.settled.Add(1)
-		if n := len(notify); n == 0 || notify[n-1] != od.s {
-			notify = append(notify, od.s)
+		if od.s != run {
+			if run != nil {
+				run.notifySettled()
+			}
+			run = od.s
 		}
 	}, func(yield func(uint32)) {
 		for id := range s.unsettledOut {
 			yield(id)
 		}
 	})
-	for _, snd := range notify {
-		snd.notifySettled()
+	if run != nil {
+		run.notifySettled()
 	}
 	for _, r := range idRanges(toSettle) {
 		f, l := r[0], r[1]
