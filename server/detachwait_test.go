@@ -9,6 +9,17 @@ import (
 	amqp "github.com/Azure/go-amqp"
 )
 
+// tearDown is a handler's end after its link ended: it gives the reader
+// goroutine every chance to answer the peer first, as a slow teardown
+// would, then counts itself done.
+func tearDown(ctx context.Context, done *atomic.Int32) {
+	<-ctx.Done()
+	for range 100 {
+		runtime.Gosched()
+	}
+	done.Add(1)
+}
+
 // TestPeerDetachWaitsForHandler: the answer to a peer's detach goes out
 // once the link's Serve function has returned, so a client whose Close
 // returned knows the server let go of the link. A broker relies on it: a
@@ -17,15 +28,6 @@ import (
 // context ended, that they finished tearing down.
 func TestPeerDetachWaitsForHandler(t *testing.T) {
 	var senderDone, receiverDone atomic.Int32
-	tearDown := func(ctx context.Context, done *atomic.Int32) {
-		<-ctx.Done()
-		// Give the reader goroutine every chance to answer first, as a
-		// slow teardown would.
-		for range 100 {
-			runtime.Gosched()
-		}
-		done.Add(1)
-	}
 	h := HandlerFuncs{
 		ServeSenderFunc:   func(ctx context.Context, _ *Sender) { tearDown(ctx, &senderDone) },
 		ServeReceiverFunc: func(ctx context.Context, _ *Receiver) { tearDown(ctx, &receiverDone) },
@@ -61,13 +63,7 @@ func TestPeerDetachWaitsForHandler(t *testing.T) {
 // ServeSender of each of its links has returned too, for the same reason.
 func TestPeerEndWaitsForSenders(t *testing.T) {
 	var done atomic.Int32
-	h := HandlerFuncs{ServeSenderFunc: func(ctx context.Context, _ *Sender) {
-		<-ctx.Done()
-		for range 100 {
-			runtime.Gosched()
-		}
-		done.Add(1)
-	}}
+	h := HandlerFuncs{ServeSenderFunc: func(ctx context.Context, _ *Sender) { tearDown(ctx, &done) }}
 	srv := startServer(t, &Options{Handler: h, AllowAnonymous: true})
 	ctx := testCtx(t)
 	c := dial(t, srv.URL(), nil)
