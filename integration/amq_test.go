@@ -378,7 +378,11 @@ func TestAmqRabbitMQStall(t *testing.T) {
 
 func TestInterop(t *testing.T) {
 	const n = 20
-	for _, mk := range []func(testing.TB) *interopClient{protonClient, rheaClient} {
+	clients := []func(testing.TB) *interopClient{rheaClient}
+	for _, pp := range protonPythons {
+		clients = append(clients, func(t testing.TB) *interopClient { return protonClientFor(t, pp) })
+	}
+	for _, mk := range clients {
 		probe := mk(t)
 		t.Run(probe.Name, func(t *testing.T) {
 			eachPeer(t, func(t *testing.T, p *Peer) {
@@ -399,7 +403,7 @@ func TestInterop(t *testing.T) {
 							t.Fatalf("receive %d: %v", i, err)
 						}
 						m := d.Message
-						prefix := map[string]string{"proton-python": "proton", "rhea": "rhea"}[cl.Name]
+						prefix := cl.prefix
 						if got, want := bodyString(t, m), fmt.Sprintf("%s %d", prefix, i); got != want {
 							t.Fatalf("body %q, want %q", got, want)
 						}

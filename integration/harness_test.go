@@ -79,6 +79,8 @@ type Peer struct {
 	Missing map[Feature]string
 	// ipv6 starts (or locates) the same kind of peer on [::1].
 	ipv6 func() (string, error)
+	// artemis is the instance behind an Artemis peer (nil for the others).
+	artemis *artemisBroker
 }
 
 // Require skips the test when the peer lacks f; the skip names the reason.
@@ -120,7 +122,7 @@ func missing(t testing.TB, what string, err error) {
 }
 
 // peerNames is the order of the broker table.
-var peerNames = []string{"rabbitmq", "proton-c", "proton-python", "embedded"}
+var peerNames = []string{"rabbitmq", "artemis", "proton-c", "proton-python", "embedded"}
 
 // eachPeer runs fn as a subtest per broker; a peer that can't be had skips
 // or fails only its own subtest.
@@ -163,6 +165,8 @@ func getPeer(t testing.TB, name string) *Peer {
 		switch name {
 		case "rabbitmq":
 			lp.peer, lp.err = startRabbitMQ()
+		case "artemis":
+			lp.peer, lp.err = startArtemis()
 		case "proton-c":
 			lp.peer, lp.err = startProtonC()
 		case "proton-python":
@@ -447,13 +451,54 @@ func startProtonC() (*Peer, error) {
 
 const systemPython = "/usr/bin/python3"
 
-func checkProtonPython() error {
-	out, err := exec.Command(systemPython, "-c", "import proton; print(proton.VERSION)").CombinedOutput()
+// protonPython is one installation of Qpid Proton Python (the reference
+// client) that the interop rows run under.
+type protonPython struct {
+	// Name names the subtests: "proton-0.37".
+	Name string
+	// Version is the major.minor that import proton must report.
+	Version string
+	// python is the interpreter's path.
+	python func() string
+	// how says where the installation comes from.
+	how string
+}
+
+// protonPythons are Debian's Proton Python, the version the Proton C broker
+// and the peers' scripts were first written against, and the newest on
+// PyPI, in a virtual environment that .ci/run makes under .peers/.
+var protonPythons = []protonPython{
+	{Name: "proton-0.37", Version: "0.37", python: func() string { return systemPython },
+		how: "Debian package python3-qpid-proton"},
+	{Name: "proton-0.40", Version: "0.40", python: func() string { return filepath.Join(peersDir(), "proton-0.40", "bin", "python") },
+		how: "python-qpid-proton==0.40.0 from PyPI in the venv integration/.peers/proton-0.40 (.ci/run makes it)"},
+}
+
+// check reports whether the interpreter imports proton of the right version.
+func (pp protonPython) check() error {
+	out, err := exec.Command(pp.python(), "-c", "import proton; print('%d.%d' % proton.VERSION[:2])").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s cannot import proton (Debian package python3-qpid-proton): %v: %s", systemPython, err, bytes.TrimSpace(out))
+		return fmt.Errorf("%s cannot import proton (%s): %v: %s", pp.python(), pp.how, err, bytes.TrimSpace(out))
+	}
+	if got := string(bytes.TrimSpace(out)); got != pp.Version {
+		return fmt.Errorf("%s imports proton %s, want %s (%s)", pp.python(), got, pp.Version, pp.how)
 	}
 	return nil
 }
+
+// interpreter returns the installation's python, or fails (in CI) or skips
+// the test when it is missing.
+func (pp protonPython) interpreter(t testing.TB) string {
+	t.Helper()
+	if err := pp.check(); err != nil {
+		missing(t, pp.Name, err)
+	}
+	return pp.python()
+}
+
+// checkProtonPython checks Debian's Proton Python, which the Proton Python
+// broker and the single-version tests use.
+func checkProtonPython() error { return protonPythons[0].check() }
 
 func startProtonPython() (*Peer, error) {
 	if err := checkProtonPython(); err != nil {
@@ -509,18 +554,25 @@ func embeddedPeer(t testing.TB) *Peer {
 // (peers/proton_client.py or peers/rhea_client.js).
 type interopClient struct {
 	Name string
-	argv []string
-	env  []string
+	// prefix starts the bodies and ids of the messages it sends.
+	prefix string
+	argv   []string
+	env    []string
 }
 
+// protonClient is peers/proton_client.py under Debian's Proton Python.
 func protonClient(t testing.TB) *interopClient {
 	t.Helper()
-	if err := checkProtonPython(); err != nil {
-		missing(t, "proton-python client", err)
-	}
+	return protonClientFor(t, protonPythons[0])
+}
+
+// protonClientFor is peers/proton_client.py under pp.
+func protonClientFor(t testing.TB, pp protonPython) *interopClient {
+	t.Helper()
 	return &interopClient{
-		Name: "proton-python",
-		argv: []string{systemPython, filepath.Join(repoDir(), "peers", "proton_client.py")},
+		Name:   pp.Name,
+		prefix: "proton",
+		argv:   []string{pp.interpreter(t), filepath.Join(repoDir(), "peers", "proton_client.py")},
 	}
 }
 
@@ -535,9 +587,10 @@ func rheaClient(t testing.TB) *interopClient {
 		missing(t, "rhea", fmt.Errorf("rhea not installed in %s (npm install --prefix integration/.peers rhea@3): %w", mods, err))
 	}
 	return &interopClient{
-		Name: "rhea",
-		argv: []string{node, filepath.Join(repoDir(), "peers", "rhea_client.js")},
-		env:  []string{"NODE_PATH=" + mods},
+		Name:   "rhea",
+		prefix: "rhea",
+		argv:   []string{node, filepath.Join(repoDir(), "peers", "rhea_client.js")},
+		env:    []string{"NODE_PATH=" + mods},
 	}
 }
 

@@ -22,7 +22,7 @@ func TestPoisonTypesFromProton(t *testing.T) {
 	if err := checkProtonPython(); err != nil {
 		missing(t, "proton-python", err)
 	}
-	for _, name := range []string{"embedded", "proton-c"} {
+	for _, name := range []string{"embedded", "artemis", "proton-c"} {
 		t.Run(name, func(t *testing.T) {
 			var p *Peer
 			if name == "embedded" {

@@ -19,13 +19,13 @@ import (
 
 // TestTracingInteropWithProton continues, in Go, a trace that a Proton
 // Python producer put in a message, and the reverse, through the embedded
-// broker and the Proton C example broker (reference chapter 12).
+// broker, Artemis and the Proton C example broker (reference chapter 12).
 func TestTracingInteropWithProton(t *testing.T) {
 	if err := checkProtonPython(); err != nil {
 		missing(t, "proton-python", err)
 	}
 	script := filepath.Join(repoDir(), "peers", "proton_trace.py")
-	for _, name := range []string{"embedded", "proton-c"} {
+	for _, name := range []string{"embedded", "artemis", "proton-c"} {
 		t.Run(name, func(t *testing.T) {
 			var p *Peer
 			if name == "embedded" {

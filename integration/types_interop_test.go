@@ -124,7 +124,8 @@ func sameValue(want, got any) string {
 	return ""
 }
 
-// TestTypeInterop is the type matrix with Qpid Proton Python 0.37: Proton
+// TestTypeInterop is the type matrix with Qpid Proton Python, 0.37 and 0.40,
+// through the embedded broker, Artemis and the Proton C broker: Proton
 // sends one message per AMQP type (the value as the body, as application
 // property "v" for the simple types and as annotation "x-opt-v") and amq
 // checks the Go type and value of each; amq sends the same rows from Go
@@ -135,16 +136,21 @@ func TestTypeInterop(t *testing.T) {
 	}
 	rows := interopRows()
 	checkRowsAgree(t, rows)
-	for _, name := range []string{"embedded", "proton-c"} {
-		t.Run(name, func(t *testing.T) {
-			var p *Peer
-			if name == "embedded" {
-				p = embeddedPeer(t)
-			} else {
-				p = getPeer(t, name)
+	for _, pp := range protonPythons {
+		t.Run(pp.Name, func(t *testing.T) {
+			python := pp.interpreter(t)
+			for _, name := range []string{"embedded", "artemis", "proton-c"} {
+				t.Run(name, func(t *testing.T) {
+					var p *Peer
+					if name == "embedded" {
+						p = embeddedPeer(t)
+					} else {
+						p = getPeer(t, name)
+					}
+					t.Run("python-to-go", func(t *testing.T) { typesFromPython(t, p, python, rows) })
+					t.Run("go-to-python", func(t *testing.T) { typesToPython(t, p, python, rows) })
+				})
 			}
-			t.Run("python-to-go", func(t *testing.T) { typesFromPython(t, p, rows) })
-			t.Run("go-to-python", func(t *testing.T) { typesToPython(t, p, rows) })
 		})
 	}
 }
@@ -190,10 +196,10 @@ func timeoutArg(t *testing.T, d time.Duration) string {
 	return fmt.Sprintf("%.0f", d.Seconds())
 }
 
-func typesFromPython(t *testing.T, p *Peer, rows []typeRow) {
+func typesFromPython(t *testing.T, p *Peer, python string, rows []typeRow) {
 	ctx := testCtx(t, 90*time.Second)
 	addr := p.Queue(uniqueName(t))
-	out, err := exec.CommandContext(ctx, systemPython, typesScript(), "send", p.URL, addr,
+	out, err := exec.CommandContext(ctx, python, typesScript(), "send", p.URL, addr,
 		"--timeout", timeoutArg(t, 60*time.Second)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("proton_types.py send: %v\n%s", err, out)
@@ -259,7 +265,7 @@ func typesFromPython(t *testing.T, p *Peer, rows []typeRow) {
 	}
 }
 
-func typesToPython(t *testing.T, p *Peer, rows []typeRow) {
+func typesToPython(t *testing.T, p *Peer, python string, rows []typeRow) {
 	ctx := testCtx(t, 90*time.Second)
 	addr := p.Queue(uniqueName(t))
 	c := amqDial(t, p, p.Addr, nil)
@@ -281,7 +287,7 @@ func typesToPython(t *testing.T, p *Peer, rows []typeRow) {
 		}
 		want = append(want, r.name)
 	}
-	cmd := exec.CommandContext(ctx, systemPython, typesScript(), "recv", p.URL, addr, fmt.Sprint(len(want)),
+	cmd := exec.CommandContext(ctx, python, typesScript(), "recv", p.URL, addr, fmt.Sprint(len(want)),
 		"--timeout", timeoutArg(t, 60*time.Second))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -113,6 +113,11 @@ def show(v):
 
 def mismatch(want, got):
     """Returns why got differs from want in type or value, or None."""
+    if isinstance(got, memoryview):
+        # Proton 0.40's cffi binding hands a decoded AMQP binary out as a
+        # memoryview (0.37 and its own docstring: bytes); either way the
+        # AMQP type is binary.
+        got = bytes(got)
     if type(got) is not type(want):
         return "got %s, want %s" % (show(got), show(want))
     if isinstance(want, Array):
