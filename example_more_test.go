@@ -85,7 +85,7 @@ func ExampleRetryable() {
 func ExampleMessage_SetJMSType() {
 	m := amq.NewMessage([]byte(`{"id": 7}`)).SetJMSType(amq.JMSTextMessage)
 	fmt.Println(m.JMSType(), amq.NewMessage(map[string]any{"id": 7}).JMSType())
-	// Output: TextMessage MapMessage
+	// Output: TextMessage ObjectMessage
 }
 
 func ExampleNewExponentialReconnect() {

@@ -102,8 +102,8 @@ func ExampleMessage_JMSType() {
 	// Output:
 	// TextMessage
 	// BytesMessage
-	// StreamMessage
-	// Message
+	// ObjectMessage
+	// TextMessage
 }
 
 func ExampleJMSMessageType() {
