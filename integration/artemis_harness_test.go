@@ -51,10 +51,9 @@ type artemisConfig struct {
 	// data is the data directory ("" for the instance's own): the two
 	// brokers of a shared-store pair name the same one.
 	data string
-	// core also opens a CORE acceptor (cluster connections need one).
-	core bool
-	// extraCore is XML inserted at the end of <core> (cluster settings).
-	extraCore string
+	// backup is the backup of a shared-store pair: it never fails back to
+	// a primary that comes back.
+	backup bool
 	// memory is the JVM heap (-Xmx), "512M" when empty.
 	memory string
 }
@@ -66,7 +65,6 @@ type artemisBroker struct {
 	dir      string // the instance directory
 	amqpPort int    // on 127.0.0.1
 	ipv6Port int    // on [::1]
-	corePort int
 	logPath  string
 
 	mu   sync.Mutex
@@ -105,9 +103,6 @@ func newArtemis(name string, cfg artemisConfig) (*artemisBroker, error) {
 	if a.ipv6Port, err = freePort("::1"); err != nil {
 		return nil, fmt.Errorf("no IPv6 loopback for Artemis's [::1] acceptor: %w", err)
 	}
-	if a.corePort, err = freePort("127.0.0.1"); err != nil {
-		return nil, err
-	}
 	memory := cfg.memory
 	if memory == "" {
 		memory = "512M"
@@ -145,15 +140,11 @@ func (a *artemisBroker) configure(cfg artemisConfig) error {
 	}
 	x := string(b)
 
-	// Acceptors: AMQP only, on both loopback addresses; a CORE one for
-	// cluster connections when asked. amqpMinLargeMessageSize is Artemis's default, spelled out
+	// Acceptors: AMQP only, on both loopback addresses. amqpMinLargeMessageSize is Artemis's default, spelled out
 	// because the large-message tests depend on crossing it.
 	params := "tcpSendBufferSize=1048576;tcpReceiveBufferSize=1048576;amqpCredits=1000;amqpLowCredits=300;amqpMinLargeMessageSize=102400;amqpDuplicateDetection=true"
 	acceptors := fmt.Sprintf("<acceptors>\n         <acceptor name=\"amqp\">tcp://127.0.0.1:%d?protocols=AMQP;%s</acceptor>\n", a.amqpPort, params)
 	acceptors += fmt.Sprintf("         <acceptor name=\"amqp-ipv6\">tcp://[::1]:%d?protocols=AMQP;%s</acceptor>\n", a.ipv6Port, params)
-	if cfg.core {
-		acceptors += fmt.Sprintf("         <acceptor name=\"artemis\">tcp://127.0.0.1:%d?protocols=CORE</acceptor>\n", a.corePort)
-	}
 	acceptors += "      </acceptors>"
 	if x, err = replaceBlock(x, "<acceptors>", "</acceptors>", acceptors); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -186,8 +177,22 @@ func (a *artemisBroker) configure(cfg artemisConfig) error {
          `, artemisMaxDeliveries)
 	x = strings.Replace(x, catchAll, dlq+catchAll, 1)
 
-	if cfg.extraCore != "" {
-		x = strings.Replace(x, "</core>", cfg.extraCore+"\n   </core>", 1)
+	// A shared-store pair fails over through the journal's file lock
+	// alone: no cluster connection, and no UDP discovery that could find
+	// other brokers on the machine.
+	for _, tag := range []string{"broadcast-groups", "discovery-groups", "cluster-connections"} {
+		if strings.Contains(x, "<"+tag+">") {
+			if x, err = replaceBlock(x, "<"+tag+">", "</"+tag+">", ""); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
+	}
+	if cfg.backup {
+		const fos = "<failover-on-shutdown>true</failover-on-shutdown>"
+		if !strings.Contains(x, fos) {
+			return fmt.Errorf("%s: no %s in the backup's ha-policy", path, fos)
+		}
+		x = strings.Replace(x, fos, fos+"\n               <allow-failback>false</allow-failback>", 1)
 	}
 	return os.WriteFile(path, []byte(x), 0o644)
 }
