@@ -85,6 +85,9 @@ type soakCase struct {
 	// returns an error when the fault could not be applied.
 	brokerFault     func(ctx context.Context) error
 	brokerFaultName string
+	// durable sends the messages durable, for a broker fault that keeps
+	// only those (a crash).
+	durable bool
 	// receiverDirect: the receiving client bypasses the proxy, so cuts hit
 	// only the sender. Needed where the broker pre-settles what it sends
 	// (a cut then loses what was in flight to the receiver, by design).
@@ -94,6 +97,7 @@ type soakCase struct {
 // TestSoakReconnect is issue 4's proof against real brokers.
 func TestSoakReconnect(t *testing.T) {
 	var embedded *amqtest.Broker
+	var soakArtemis *artemisBroker
 	cases := []soakCase{
 		{
 			name: "embedded",
@@ -118,6 +122,29 @@ func TestSoakReconnect(t *testing.T) {
 			// pre-settled: cuts only, between the sender and the broker.
 			receiverDirect:  true,
 			brokerFaultName: "broker faults (cuts only)",
+		},
+		{
+			name: "artemis",
+			// An instance of its own, which the broker fault kills with
+			// SIGKILL and starts again on the same journal and port.
+			peer: func(t *testing.T) (*Peer, string) {
+				a, err := newArtemis("soak", artemisConfig{})
+				if err == nil {
+					err = a.start()
+				}
+				if err != nil {
+					missing(t, "artemis", err)
+				}
+				t.Cleanup(a.stop)
+				soakArtemis = a
+				return artemisPeer(a), fmt.Sprintf("127.0.0.1:%d", a.amqpPort)
+			},
+			brokerFault: func(context.Context) error {
+				soakArtemis.kill()
+				return soakArtemis.start()
+			},
+			brokerFaultName: "kill -9 and restarts",
+			durable:         true,
 		},
 		{
 			name: "rabbitmq",
@@ -236,6 +263,7 @@ func soak(t *testing.T, sc soakCase, p *Peer, backend string) {
 				n := g*soakEach + i
 				m := amq.NewMessage(fmt.Sprintf("soak %d", n))
 				m.ID = fmt.Sprintf("soak-%d", n)
+				m.Durable = sc.durable
 				gate.RLock()
 				rcpt, err := s.SendAsync(ctx, m)
 				gate.RUnlock()
