@@ -45,7 +45,7 @@ var (
 
 `)
 	topLevel := regexp.MustCompile(`^(//[^\n]*\n)*(func|type|var|const) `)
-	for _, name := range []string{"README.md", "docs/porting-from-proton.md", "docs/types.md"} {
+	for _, name := range []string{"README.md", "docs/porting-from-proton.md", "docs/types.md", "docs/artemis.md"} {
 		doc, err := os.ReadFile(filepath.FromSlash(name))
 		require.NoError(t, err)
 		blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(doc), -1)

@@ -338,7 +338,8 @@ func TestArtemisScheduledDelivery(t *testing.T) {
 // delivery-count unchanged (AMQP 1.0 3.4.4: the node must not count a
 // release); modified with delivery-failed raises it; after
 // max-delivery-attempts the broker moves the message to its dead-letter
-// queue, and the consumer does not see it again.
+// queue, and the consumer does not see it again. A rejected message goes
+// there at once.
 func TestArtemisRedelivery(t *testing.T) {
 	p := getPeer(t, "artemis")
 	ctx := testCtx(t, time.Minute)
@@ -398,7 +399,27 @@ func TestArtemisRedelivery(t *testing.T) {
 		t.Fatalf("dead letter %q", got)
 	}
 	t.Logf("dead letter: delivery-count %d, annotations %v", dd.Message.DeliveryCount, dd.Message.Annotations)
-	if orig, _ := dd.Message.Annotations["x-opt-ORIG-ADDRESS"].(string); orig != "" && orig != addr {
-		t.Errorf("dead letter's original address %q, want %q", orig, addr)
+	if orig := dd.Message.Annotations["x-opt-ORIG-ADDRESS"]; orig != addr {
+		t.Errorf("dead letter's x-opt-ORIG-ADDRESS %#v, want %q", orig, addr)
+	}
+
+	// A rejected message is not redelivered: it goes to the dead letters
+	// at once.
+	if err := c.Send(ctx, amq.NewMessage("rejected").SetTo(addr)); err != nil {
+		t.Fatal(err)
+	}
+	d, err = r.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reject(ctx, "amqp:precondition-failed", "test rejects"); err != nil {
+		t.Fatal(err)
+	}
+	expectNoMore(t, r)
+	if dd, err = dead.Receive(dctx); err != nil {
+		t.Fatalf("dead-letter queue after a reject: %v", err)
+	}
+	if got := bodyString(t, dd.Message); got != "rejected" {
+		t.Fatalf("dead letter %q, want the rejected message", got)
 	}
 }

@@ -1,14 +1,20 @@
 // Package integration holds amq's table-driven tests against real AMQP 1.0
-// peers: RabbitMQ with its rabbitmq_amqp1_0 plugin, the Qpid Proton C example
-// broker, a broker written on Qpid Proton Python (peers/proton_broker.py), the
-// Proton Python client and rhea as interop clients, and amq's own embedded
-// broker.
+// peers: ActiveMQ Artemis (instances the harness creates, starts, kills and
+// restarts, and a shared-store primary/backup pair), RabbitMQ with its
+// rabbitmq_amqp1_0 plugin, the Qpid Proton C example broker, a broker
+// written on Qpid Proton Python (peers/proton_broker.py), Proton Python 0.37
+// and 0.40 (the reference's own send.py and receive.py in peers/reference,
+// a type matrix, an interop client), Qpid JMS (peers/jms), rhea, and amq's
+// own embedded broker.
 //
 // The tests carry the build tag "integration":
 //
 //	go test -race -tags integration -count=1 ./integration/...
 //
-// .ci/run installs and starts the peers first. Outside CI (the CI variable
-// unset) a missing peer skips the tests that need it, with the reason; in CI
-// it fails them.
+// .ci/run installs the peers and starts RabbitMQ and the KDC first; the
+// tests start the others (Artemis instances, the Proton brokers) themselves,
+// on free loopback ports, and stop them at the end. Outside CI (the CI
+// variable unset) a missing peer skips the tests that need it, with the
+// reason; in CI it fails them. matrix.py turns the -v output into a
+// peer × test table.
 package integration
