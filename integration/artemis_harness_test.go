@@ -368,7 +368,7 @@ func artemisPeer(a *artemisBroker) *Peer {
 		Topic:     func(n string) string { return n },
 		TopicCaps: []string{"topic"},
 		Missing: map[Feature]string{
-			FeatRejectAddress: "no address of Artemis rejects a transfer on demand",
+			FeatRejectAddress: "measured: Artemis rejects transfers (amqp:resource-limit-exceeded) only to an address that filled up under address-full-policy FAIL, and grants a new sender on a full address no credit, so no address rejects a fresh link's transfer on demand",
 		},
 		ipv6: func() (string, error) {
 			return fmt.Sprintf("amqp://%s:%s@[::1]:%d", artemisUser, artemisPassword, a.ipv6Port), nil
