@@ -105,10 +105,12 @@ func TestCoalescingConnWritesThroughAfterAPause(t *testing.T) {
 	rc.mu.Unlock()
 }
 
-// deadlineConn counts the write deadlines set on it.
+// deadlineConn records the write deadlines set on it, and the one in force
+// at each write.
 type deadlineConn struct {
 	recordConn
-	deadlines []time.Time
+	deadlines []time.Time // every SetWriteDeadline, in order
+	atWrite   []time.Time // the deadline in force at each Write
 }
 
 func (d *deadlineConn) SetWriteDeadline(t time.Time) error {
@@ -118,42 +120,95 @@ func (d *deadlineConn) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
+func (d *deadlineConn) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	var cur time.Time
+	if n := len(d.deadlines); n > 0 {
+		cur = d.deadlines[n-1]
+	}
+	d.atWrite = append(d.atWrite, cur)
+	d.mu.Unlock()
+	return d.recordConn.Write(p)
+}
+
+func (d *deadlineConn) state() (deadlines []time.Time, lastWrite time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	deadlines = append([]time.Time(nil), d.deadlines...)
+	if n := len(d.atWrite); n > 0 {
+		lastWrite = d.atWrite[n-1]
+	}
+	return deadlines, lastWrite
+}
+
+// TestCoalescingConnMovesTheWriteDeadlineOncePerSlack: the socket's write
+// deadline moves only when the asked-for one is deadlineSlack past it, just
+// before a write, whether the write goes through on the caller's goroutine
+// or through the flusher; an earlier one is applied at once. Which path a
+// Write takes is chosen by the test (cc.last: a pause or none, and the
+// flusher waited for after each buffered write), not left to the
+// scheduler, so no assertion depends on timing.
 func TestCoalescingConnMovesTheWriteDeadlineOncePerSlack(t *testing.T) {
 	dc := &deadlineConn{}
 	cc := newCoalescingConn(dc)
 	defer cc.Close()
+	setLast := func(last time.Time) {
+		cc.mu.Lock()
+		cc.last = last
+		cc.mu.Unlock()
+	}
+	writeThrough := func() { // after a pause: on the caller's goroutine
+		setLast(time.Time{})
+		_, err := cc.Write([]byte("frame"))
+		require.NoError(t, err)
+	}
+	writeBuffered := func() { // no pause: buffered, written by the flusher
+		setLast(time.Now().Add(time.Hour))
+		_, err := cc.Write([]byte("frame"))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			cc.mu.Lock()
+			defer cc.mu.Unlock()
+			return !cc.busy && len(cc.buf) == 0
+		}, 10*time.Second, time.Millisecond, "the flusher wrote the frame")
+	}
+
 	base := time.Now().Add(30 * time.Second)
 	// go-amqp's pattern: a deadline 30s ahead before every frame.
 	for i := range 100 {
 		require.NoError(t, cc.SetWriteDeadline(base.Add(time.Duration(i)*time.Millisecond)))
-		_, err := cc.Write([]byte("frame"))
-		require.NoError(t, err)
+		if i%2 == 0 {
+			writeThrough()
+		} else {
+			writeBuffered()
+		}
 	}
-	dc.mu.Lock()
-	assert.Equal(t, []time.Time{base}, dc.deadlines, "the first deadline only: the later ones are within the slack")
-	dc.mu.Unlock()
+	got, _ := dc.state()
+	assert.Equal(t, []time.Time{base}, got, "the first deadline only: the later ones are within the slack")
 
-	later := base.Add(2 * deadlineSlack)
-	require.NoError(t, cc.SetWriteDeadline(later))
+	// Past the slack: the flusher moves it before its write.
+	viaFlusher := base.Add(2 * deadlineSlack)
+	require.NoError(t, cc.SetWriteDeadline(viaFlusher))
+	got, _ = dc.state()
+	assert.Equal(t, []time.Time{base}, got, "not moved before a write needs it")
+	writeBuffered()
+	got, atWrite := dc.state()
+	assert.Equal(t, []time.Time{base, viaFlusher}, got)
+	assert.Equal(t, viaFlusher, atWrite, "moved before the flusher's write")
+
+	// Earlier: applied at once, with no write.
 	earlier := base.Add(-time.Second)
-	require.NoError(t, cc.SetWriteDeadline(earlier)) // applied at once
-	dc.mu.Lock()
-	assert.Equal(t, []time.Time{base, earlier}, dc.deadlines)
-	dc.mu.Unlock()
-	require.NoError(t, cc.SetWriteDeadline(later))
-	cc.mu.Lock()
-	cc.last = time.Time{} // a pause: the next write goes straight to the socket
-	cc.mu.Unlock()
-	require.Eventually(t, func() bool {
-		cc.mu.Lock()
-		defer cc.mu.Unlock()
-		return !cc.busy && len(cc.buf) == 0
-	}, 10*time.Second, time.Millisecond, "the flusher is idle")
-	_, err := cc.Write([]byte("frame"))
-	require.NoError(t, err)
-	dc.mu.Lock()
-	assert.Equal(t, []time.Time{base, earlier, later}, dc.deadlines, "moved before the write")
-	dc.mu.Unlock()
+	require.NoError(t, cc.SetWriteDeadline(earlier))
+	got, _ = dc.state()
+	assert.Equal(t, []time.Time{base, viaFlusher, earlier}, got)
+
+	// Past the slack again: moved before a write-through.
+	viaWriteThrough := viaFlusher.Add(2 * deadlineSlack)
+	require.NoError(t, cc.SetWriteDeadline(viaWriteThrough))
+	writeThrough()
+	got, atWrite = dc.state()
+	assert.Equal(t, []time.Time{base, viaFlusher, earlier, viaWriteThrough}, got)
+	assert.Equal(t, viaWriteThrough, atWrite, "moved before the write-through")
 }
 
 func TestCoalescingConnWriteDeadlineFailsAStuckFlush(t *testing.T) {

@@ -54,6 +54,24 @@ func TestSelectorTable(t *testing.T) {
 		{"missing = 1 AND size = 10", false},
 		{"missing IN ('a')", false},
 		{"missing LIKE '%'", false},
+		// NOT over AND and OR tells UNKNOWN from FALSE: a message is
+		// selected only when the whole selector is TRUE, so UNKNOWN and
+		// FALSE look alike until a NOT turns FALSE into TRUE and leaves
+		// UNKNOWN as it is. Each operand order, as the evaluator
+		// short-circuits on the left.
+		{"NOT (missing = 1 AND size = 10)", false},   // NOT (UNKNOWN AND TRUE) = NOT UNKNOWN
+		{"NOT (size = 10 AND missing = 1)", false},   // NOT (TRUE AND UNKNOWN)
+		{"NOT (missing = 1 AND size = 11)", true},    // NOT (UNKNOWN AND FALSE) = NOT FALSE
+		{"NOT (size = 11 AND missing = 1)", true},    // NOT (FALSE AND UNKNOWN)
+		{"NOT (missing = 1 AND missing = 2)", false}, // NOT (UNKNOWN AND UNKNOWN)
+		{"NOT (missing = 1 OR size = 10)", false},    // NOT (UNKNOWN OR TRUE) = NOT TRUE
+		{"NOT (size = 10 OR missing = 1)", false},    // NOT (TRUE OR UNKNOWN)
+		{"NOT (missing = 1 OR size = 11)", false},    // NOT (UNKNOWN OR FALSE) = NOT UNKNOWN
+		{"NOT (size = 11 OR missing = 1)", false},    // NOT (FALSE OR UNKNOWN)
+		{"NOT (missing = 1 OR missing = 2)", false},  // NOT (UNKNOWN OR UNKNOWN)
+		{"NOT (NOT (missing = 1 AND size = 10))", false},
+		{"NOT (missing = 1 AND size = 10) OR size = 10", true},
+		{"NOT (missing = 1 OR size = 11) OR NOT (size = 11)", true},
 		// Mismatched types are unknown, not errors.
 		{"color = 1", false},
 		{"size = 'ten'", false},

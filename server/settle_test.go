@@ -53,33 +53,97 @@ func TestUnsettledReportedOnDetach(t *testing.T) {
 	}
 }
 
-// TestReceiverSettleSecond: with rcv-settle-mode second the server's
-// outcome goes out unsettled and the peer settles after it.
+// TestReceiverSettleSecond: a peer sender asking for rcv-settle-mode second
+// (§3.8.3) is answered with second; the server's outcome goes out unsettled;
+// the server keeps the delivery unsettled until the peer's settling
+// disposition arrives. The raw client sees the frames go-amqp hides.
 func TestReceiverSettleSecond(t *testing.T) {
-	settled := make(chan error, 1)
+	type view struct {
+		modeSeen        ReceiverSettleMode
+		acceptErr       error
+		afterAccept     bool // the server still holds the delivery unsettled
+		afterPeerSettle bool
+	}
+	views := make(chan view, 1)
 	h := HandlerFuncs{ServeReceiverFunc: func(ctx context.Context, r *Receiver) {
+		var v view
+		v.modeSeen = r.Link().ReceiverSettleMode()
 		d, err := r.Receive(ctx)
 		if err != nil {
 			return
 		}
-		settled <- d.Accept()
+		v.acceptErr = d.Accept()
+		v.afterAccept = heldUnsettled(r, d)
+		// The peer settles delivery 0 and only then sends delivery 1; the
+		// server reads frames in order, so by the time delivery 1 is
+		// received the settling disposition has been applied.
+		if _, err := r.Receive(ctx); err != nil {
+			return
+		}
+		v.afterPeerSettle = heldUnsettled(r, d)
+		views <- v
 		<-ctx.Done()
 	}}
 	srv := startServer(t, &Options{Handler: h, AllowAnonymous: true})
-	ctx := testCtx(t)
-	c := dial(t, srv.URL(), nil)
-	s := newSession(t, c)
-	second := amqp.ReceiverSettleModeSecond
-	snd, err := s.NewSender(ctx, "q", &amqp.SenderOptions{RequestedReceiverSettleMode: &second})
+	r := rawDial(t, srv)
+	r.anonOpenBegin()
+	second := codec.ReceiverSettleMode(ReceiverSettleSecond)
+	r.send(0, &codec.Attach{Name: "second", Handle: 0, Role: codec.RoleSender, RcvSettleMode: &second,
+		Source: &codec.Source{}, Target: &codec.Target{Address: "q"}, InitialDeliveryCount: u32(0)}, nil)
+	a := expect[*codec.Attach](r)
+	if a.RcvSettleMode == nil {
+		t.Fatal("server's attach carries no rcv-settle-mode (first), want second")
+	}
+	if *a.RcvSettleMode != second {
+		t.Fatalf("server's attach carries rcv-settle-mode %d, want second (1)", *a.RcvSettleMode)
+	}
+	payload, err := codec.AppendMessage(nil, &codec.Message{Value: "x", HasValue: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := snd.Send(ctx, amqp.NewMessage([]byte("x")), nil); err != nil {
-		t.Fatal(err)
+	r.send(0, &codec.Transfer{Handle: 0, DeliveryID: u32(0), DeliveryTag: []byte{0}, MessageFormat: u32(0)}, payload)
+	d := expect[*codec.Disposition](r)
+	if d.Role != codec.RoleReceiver || d.First != 0 {
+		t.Fatalf("disposition role=%v first=%d; want receiver, 0", d.Role, d.First)
 	}
-	if err := <-settled; err != nil {
-		t.Fatal(err)
+	if _, ok := d.State.(*codec.Accepted); !ok {
+		t.Fatalf("disposition state %T, want accepted", d.State)
 	}
+	if d.Settled {
+		t.Fatal("the server's outcome went out settled under rcv-settle-mode second")
+	}
+	r.send(0, &codec.Disposition{Role: codec.RoleSender, First: 0, Settled: true, State: &codec.Accepted{}}, nil)
+	r.send(0, &codec.Transfer{Handle: 0, DeliveryID: u32(1), DeliveryTag: []byte{1}, MessageFormat: u32(0), Settled: true}, payload)
+
+	var v view
+	select {
+	case v = <-views:
+	case <-testCtx(t).Done():
+		t.Fatal("the handler did not receive both deliveries")
+	}
+	if v.modeSeen != ReceiverSettleSecond {
+		t.Errorf("Link.ReceiverSettleMode = %v, want second", v.modeSeen)
+	}
+	if v.acceptErr != nil {
+		t.Errorf("Accept: %v", v.acceptErr)
+	}
+	if !v.afterAccept {
+		t.Error("the server forgot the delivery when it sent its outcome, before the peer settled")
+	}
+	if v.afterPeerSettle {
+		t.Error("the server still holds the delivery unsettled after the peer's settling disposition")
+	}
+}
+
+// heldUnsettled reports whether the server's session and receiver still
+// track d as unsettled.
+func heldUnsettled(r *Receiver, d *IncomingDelivery) bool {
+	c := r.l.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, inSession := r.l.sess.unsettledIn[d.id]
+	_, inLink := r.unsettld[d.id]
+	return inSession || inLink
 }
 
 // TestServerSideDetach: a handler closing or detaching its link is seen by

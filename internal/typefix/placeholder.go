@@ -365,10 +365,18 @@ func restoreMap(x map[any]any, depth int) (any, bool) {
 	for k, e := range x {
 		rk, _ := restore(k, depth+1)
 		re, _ := restore(e, depth+1)
+		if !hashable(rk) {
+			// A key that restores to a slice (an array of char or
+			// decimals, a raw array or described value) cannot key a Go
+			// map: keep it as go-amqp decoded it rather than panic on
+			// what a peer sent.
+			rk = k
+		}
 		out[rk] = re
 	}
 	return out, true
 }
+
 
 // goAMQPDescribed reports whether t is go-amqp's DescribedType.
 func goAMQPDescribed(t reflect.Type) bool {
