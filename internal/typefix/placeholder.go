@@ -377,7 +377,6 @@ func restoreMap(x map[any]any, depth int) (any, bool) {
 	return out, true
 }
 
-
 // goAMQPDescribed reports whether t is go-amqp's DescribedType.
 func goAMQPDescribed(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct && t.Name() == "DescribedType" &&
