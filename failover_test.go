@@ -365,15 +365,26 @@ func TestCloseInterruptsBackoff(t *testing.T) {
 }
 
 // TestSoakWithCutsAndRestarts sends 20,000 sequence-numbered messages from
-// several goroutines while the connection is cut 22 times and the broker
-// restarted twice, at fixed points of progress, and checks that every
-// message arrived.
+// four pipelined senders (SendAsync, up to 100 in flight each) while the
+// connection is cut 22 times and the broker restarted twice, at fixed
+// points of progress, and checks that every message arrived.
+//
+// A consumer reads them meanwhile. Each sender's messages must reach it for
+// the first time in order and without a gap (duplicates of earlier ones
+// are allowed: at-least-once), so a message the resend left out fails the
+// test as soon as a later one arrives, naming the missing ones. Once every
+// outcome is in, the rest must keep arriving: a few seconds without a new
+// message fail the test with the list of those missing, instead of the
+// test's time-out.
 func TestSoakWithCutsAndRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak test: skipped with -short")
 	}
 	b := amqtest.NewBroker(t, amqtest.WithMaxQueueMessages(-1))
 	p := faultproxy.Start(t, strings.TrimPrefix(b.URL(), "amqp://"))
+	// Every chunk spends a millisecond in the proxy, so each cut loses the
+	// transfers of its last millisecond: messages only the resend brings.
+	p.Delay(time.Millisecond)
 	ctx := testCtx(t)
 
 	var (
@@ -397,44 +408,90 @@ func TestSoakWithCutsAndRestarts(t *testing.T) {
 		}
 	}})
 
-	const senders, each, faults = 4, 5000, 24
-	var progress atomic.Int64
+	const senders, each, window, faults = 4, 5000, 100, 24
+	// run ends the goroutines below when the test stops early.
+	run, stop := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	defer func() {
+		stop()
+		workers.Wait()
+	}()
+
+	r, err := dial(t, b.URL(), &amq.ConnectOptions{Reconnect: fastReconnect()}).
+		NewReceiver(ctx, "soak", &amq.ReceiverOptions{Credit: 1000})
+	require.NoError(t, err)
+	check := newSequenceCheck(senders, each)
+	consuming, stopConsuming := context.WithCancel(run)
+	defer stopConsuming()
+	consumed := make(chan error, 1)
+	workers.Add(1)
+	go func() {
+		defer workers.Done()
+		consumed <- check.consume(consuming, r)
+	}()
+
+	var progress atomic.Int64 // outcomes in
 	step := make(chan struct{}, 1)
 	var sent sync.WaitGroup
 	errs := make(chan error, senders)
 	for g := range senders {
 		sent.Add(1)
+		workers.Add(1)
 		go func() {
+			defer workers.Done()
 			defer sent.Done()
-			s, err := c.NewSender(ctx, "soak", nil)
+			s, err := c.NewSender(run, "soak", nil)
 			if err != nil {
 				errs <- err
 				return
 			}
-			for i := range each {
-				if err := s.Send(ctx, amq.NewMessage(fmt.Sprintf("%d-%d", g, i))); err != nil {
-					errs <- fmt.Errorf("sender %d message %d: %w", g, i, err)
-					return
+			receipts := make([]*amq.Receipt, each)
+			outcome := func(i int) error {
+				if err := receipts[i].Wait(run); err != nil {
+					return fmt.Errorf("sender %d message %d: %w", g, i, err)
 				}
 				progress.Add(1)
 				select {
 				case step <- struct{}{}:
 				default:
 				}
+				return nil
+			}
+			for i := range each {
+				if i >= window {
+					if err := outcome(i - window); err != nil {
+						errs <- err
+						return
+					}
+				}
+				rc, err := s.SendAsync(run, amq.NewMessage(int64(g*each+i)))
+				if err != nil {
+					errs <- fmt.Errorf("sender %d message %d: %w", g, i, err)
+					return
+				}
+				receipts[i] = rc
+			}
+			for i := max(0, each-window); i < each; i++ {
+				if err := outcome(i); err != nil {
+					errs <- err
+					return
+				}
 			}
 		}()
 	}
-	// Inject a fault each time another 1/(faults+1) of the messages is sent:
+	// Inject a fault each time another 1/(faults+1) of the outcomes is in:
 	// cuts, and broker restarts at two of the points.
 	injected := make(chan [2]int, 1)
+	workers.Add(1)
 	go func() {
+		defer workers.Done()
 		cuts, restarts := 0, 0
 		defer func() { injected <- [2]int{cuts, restarts} }()
 		for k := 1; k <= faults; k++ {
 			for progress.Load() < int64(k*senders*each/(faults+1)) {
 				select {
 				case <-step:
-				case <-ctx.Done():
+				case <-run.Done():
 					return
 				}
 			}
@@ -447,7 +504,21 @@ func TestSoakWithCutsAndRestarts(t *testing.T) {
 			}
 		}
 	}()
-	sent.Wait()
+
+	allSent := make(chan struct{})
+	go func() {
+		sent.Wait()
+		close(allSent)
+	}()
+	consumerDone := false
+	select {
+	case <-allSent:
+	case err := <-consumed:
+		// A gap, or every message arrived before the last outcomes.
+		require.NoError(t, err)
+		consumerDone = true
+		<-allSent // bounded by ctx, which the senders wait within
+	}
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)
@@ -456,19 +527,93 @@ func TestSoakWithCutsAndRestarts(t *testing.T) {
 	assert.GreaterOrEqual(t, n[0], 20, "cuts")
 	assert.GreaterOrEqual(t, n[1], 2, "restarts")
 
-	r, err := dial(t, b.URL(), nil).NewReceiver(ctx, "soak", &amq.ReceiverOptions{Credit: 1000})
-	require.NoError(t, err)
-	seen := make(map[string]bool, senders*each)
-	total := 0
-	for len(seen) < senders*each {
-		d, err := r.Receive(ctx)
-		require.NoError(t, err, "got %d distinct of %d", len(seen), senders*each)
-		seen[d.Message.Body.(string)] = true
-		total++
+	// Every message was accepted: what has not arrived yet is on its way,
+	// or lost. A few seconds without a new one end the consumer, which
+	// then names the missing.
+	const quiet = 5 * time.Second
+	drain := time.NewTimer(quiet)
+	defer drain.Stop()
+	for !consumerDone {
+		select {
+		case err := <-consumed:
+			require.NoError(t, err)
+			consumerDone = true
+		case <-check.progress:
+			drain.Reset(quiet)
+		case <-drain.C:
+			stopConsuming()
+		}
 	}
 	evMu.Lock()
 	defer evMu.Unlock()
 	t.Logf("%d messages, %d cuts, %d restarts, %d reconnects, longest outage %v, %d duplicates seen",
-		senders*each, n[0], n[1], reconnects, longest, total-len(seen))
+		senders*each, n[0], n[1], reconnects, longest, check.dups)
 	assert.GreaterOrEqual(t, reconnects, n[0]+n[1]-1, "a reconnect for (nearly) every fault")
+}
+
+// sequenceCheck follows the messages of several senders, numbered
+// sender*each + i, as a consumer receives them.
+type sequenceCheck struct {
+	each     int
+	next     []int         // per sender: the first number not yet seen
+	dups     int           // messages seen again
+	progress chan struct{} // signalled (coalesced) when a new message arrives
+}
+
+func newSequenceCheck(senders, each int) *sequenceCheck {
+	return &sequenceCheck{each: each, next: make([]int, senders), progress: make(chan struct{}, 1)}
+}
+
+// consume receives from r until every message has arrived. It fails at the
+// first message that arrives before an earlier one of its sender, and,
+// when ctx ends first, names the messages still missing.
+func (sc *sequenceCheck) consume(ctx context.Context, r *amq.Receiver) error {
+	for !sc.complete() {
+		d, err := r.Receive(ctx)
+		if err != nil {
+			return fmt.Errorf("missing %s: %w", sc.missing(), err)
+		}
+		v := int(d.Message.Body.(int64))
+		g, i := v/sc.each, v%sc.each
+		switch want := sc.next[g]; {
+		case i < want:
+			sc.dups++
+		case i > want:
+			return fmt.Errorf("sender %d: message %d arrived before %s: lost in a resend", g, i, seqRange(want, i))
+		default:
+			sc.next[g]++
+			select {
+			case sc.progress <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return nil
+}
+
+func (sc *sequenceCheck) complete() bool {
+	for _, n := range sc.next {
+		if n < sc.each {
+			return false
+		}
+	}
+	return true
+}
+
+func (sc *sequenceCheck) missing() string {
+	var parts []string
+	for g, n := range sc.next {
+		if n < sc.each {
+			parts = append(parts, fmt.Sprintf("sender %d: %s", g, seqRange(n, sc.each)))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// seqRange names the messages from up to (not including) to.
+func seqRange(from, to int) string {
+	if to-from == 1 {
+		return fmt.Sprintf("message %d", from)
+	}
+	return fmt.Sprintf("messages %d-%d (%d)", from, to-1, to-from)
 }

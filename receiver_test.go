@@ -12,6 +12,8 @@ import (
 
 	"github.com/amqgo/amq"
 	"github.com/amqgo/amq/amqtest"
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/server"
 )
 
 // Messages that arrived within the credit window but were never handed to
@@ -50,6 +52,96 @@ func TestCloseReleasesPrefetchedMessages(t *testing.T) {
 		assert.True(t, got[fmt.Sprint(i)], "message %d came back", i)
 	}
 	assert.Zero(t, b.QueueDepth("prefetch"))
+}
+
+// Close settles every message that arrived but was never handed to the
+// application with the released outcome, before it detaches the link, so
+// the peer has them back at once whatever it does with the unsettled
+// deliveries of a detached link (TestCloseReleasesPrefetchedMessages cannot
+// tell: the broker requeues those too). Checked at the peer: each was
+// settled released, not left unsettled when the link ended.
+//
+// The application takes messages until the client tops up its window
+// (the peer then has credit again, having sent everything). The client
+// grants new credit only once all it granted before has arrived (see
+// Receiver.next), so a top-up means it holds every message the peer sent
+// that the application has not taken. Each accept is seen
+// by the peer before the next message is taken, and the client writes a
+// grant before the accept that follows it, so the application stops while
+// the client still holds the rest.
+func TestCloseSendsReleasedBeforeDetach(t *testing.T) {
+	const n = 40
+	type sending struct {
+		s   *server.Sender
+		out []*server.OutgoingDelivery
+	}
+	sent := make(chan sending, 1)
+	h := server.HandlerFuncs{ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
+		out := make([]*server.OutgoingDelivery, 0, n)
+		for i := range n {
+			d, err := s.Send(ctx, &codec.Message{Value: int64(i), HasValue: true}, false)
+			if err != nil {
+				break
+			}
+			out = append(out, d)
+		}
+		sent <- sending{s, out}
+		<-ctx.Done()
+	}}
+	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	c := dial(t, srv.URL(), nil)
+	ctx := testCtx(t)
+
+	r, err := c.NewReceiver(ctx, "prefetch", &amq.ReceiverOptions{Credit: n, ManualAccept: true})
+	require.NoError(t, err)
+	var peer sending
+	select {
+	case peer = <-sent:
+	case <-ctx.Done():
+		t.Fatal("the peer did not send its messages")
+	}
+	require.Len(t, peer.out, n)
+
+	taken := 0
+	for peer.s.Credit() == 0 {
+		require.Less(t, taken, n, "the client took every message without topping up its window")
+		d, err := r.Receive(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(taken), d.Message.Body)
+		require.NoError(t, d.Accept(ctx))
+		taken++
+		for peer.s.SettledCount() < uint64(taken) {
+			select {
+			case <-peer.s.Settlements():
+			case <-ctx.Done():
+				t.Fatalf("the peer did not get the accept of message %d", taken-1)
+			}
+		}
+	}
+	require.Less(t, taken, n)
+	require.NoError(t, r.Close(ctx))
+	select {
+	case <-peer.s.Done():
+	case <-ctx.Done():
+		t.Fatal("the link did not end at the peer")
+	}
+
+	var unreleased []int
+	for i, d := range peer.out {
+		state, finished, lost := d.Result()
+		require.True(t, finished, "message %d", i)
+		if i < taken {
+			assert.IsType(t, &codec.Accepted{}, state, "message %d, taken and accepted", i)
+			continue
+		}
+		if _, released := state.(*codec.Released); lost || !released {
+			unreleased = append(unreleased, i)
+		}
+	}
+	assert.Empty(t, unreleased, "messages the client held when it closed (%d-%d) but did not release before the detach", taken, n-1)
+	t.Logf("%d messages taken, %d released", taken, n-taken-len(unreleased))
 }
 
 // Close ends every Receive waiting on the receiver, whatever its context:
