@@ -109,7 +109,14 @@ func entryPointsWithoutExample(t *testing.T, dir string) []string {
 	for _, f := range pkg.Funcs {
 		check(f.Name, f.Examples)
 	}
+	aliased := aliasedEngineTypes(pkg)
+	if len(aliased) > 0 {
+		missing = append(missing, aliasedWithoutExample(t, filepath.Join(dir, "..", "internal", "engine"), files, aliased)...)
+	}
 	for _, typ := range pkg.Types {
+		if aliased[typ.Name] != "" {
+			continue // checked above, with the engine type's methods
+		}
 		if !opaque(typ) {
 			check(typ.Name, typ.Examples)
 		}
@@ -135,3 +142,71 @@ func opaque(typ *doc.Type) bool {
 	}
 	return false
 }
+
+// aliasedEngineTypes maps the package's type aliases of engine types
+// (server.Link = engine.Link, ...) to the engine type's name.
+func aliasedEngineTypes(pkg *doc.Package) map[string]string {
+	out := make(map[string]string)
+	for _, typ := range pkg.Types {
+		for _, spec := range typ.Decl.Specs {
+			ts, ok := spec.(*ast.TypeSpec)
+			if !ok || ts.Name.Name != typ.Name || !ts.Assign.IsValid() {
+				continue
+			}
+			if sel, ok := ts.Type.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "engine" {
+					out[typ.Name] = sel.Sel.Name
+				}
+			}
+		}
+	}
+	return out
+}
+
+// aliasedWithoutExample checks the types a package aliases from the engine
+// (whose methods go/doc cannot see from the package): every exported method
+// of the engine type needs an Example named after the alias (ExampleLink_SetSource
+// for server.Link), among the package's files.
+func aliasedWithoutExample(t *testing.T, engineDir string, files []*ast.File, aliased map[string]string) []string {
+	t.Helper()
+	examples := make(map[string]bool)
+	for _, f := range files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && strings.HasPrefix(fd.Name.Name, "Example") {
+				examples[strings.TrimPrefix(fd.Name.Name, "Example")] = true
+			}
+		}
+	}
+	has := func(id string) bool { // id: "T" or "T_M"; an example may add _suffix
+		for name := range examples {
+			if name == id || strings.HasPrefix(name, id+"_") && !strings.Contains(name[len(id)+1:], "_") && isLowerStart(name[len(id)+1:]) {
+				return true
+			}
+		}
+		return false
+	}
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, engineDir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for _, p := range pkgs {
+		epkg := doc.New(p, "engine", 0)
+		for _, typ := range epkg.Types {
+			for alias, target := range aliased {
+				if target != typ.Name {
+					continue
+				}
+				for _, m := range typ.Methods {
+					if !has(alias + "_" + m.Name) {
+						missing = append(missing, alias+"."+m.Name)
+					}
+				}
+			}
+		}
+	}
+	return missing
+}
+
+func isLowerStart(s string) bool { return s != "" && s[0] >= 'a' && s[0] <= 'z' }

@@ -5,6 +5,11 @@
 // the server does with links and messages is left to a Handler: the
 // in-memory broker (package broker) is one, a test double is another.
 //
+// The connection, session and link machinery is amq's protocol engine,
+// the one the client runs on too: Conn, Link, Sender, Receiver,
+// IncomingDelivery and OutgoingDelivery are its types, named here. This
+// package adds the listener, the SASL mechanisms and the Handler.
+//
 // # Writing a server
 //
 //	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	amqp "github.com/Azure/go-amqp"
+
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // TestPeerEndWaitsForReceivers: the answer to a peer's end comes after the
@@ -26,10 +28,7 @@ func TestPeerEndWaitsForReceivers(t *testing.T) {
 			processed.Add(1)
 		}
 		// Our end must not have gone out yet: the session is still known.
-		c, sess := r.l.conn, r.l.sess
-		c.mu.Lock()
-		answeredEarly.Store(c.sessions[sess.remoteChannel] != sess)
-		c.mu.Unlock()
+		answeredEarly.Store(!engine.SessionOpen(r.Link()))
 	}}
 	srv := startServer(t, &Options{Handler: h, AllowAnonymous: true})
 	ctx := testCtx(t)

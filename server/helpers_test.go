@@ -130,3 +130,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// protoHeader returns the protocol header "AMQP" id 1 0 0 (§2.2, §5.1).
+func protoHeader(id uint8) []byte { return []byte{'A', 'M', 'Q', 'P', id, 1, 0, 0} }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,12 +13,14 @@ import (
 	"time"
 
 	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // Server is a listening AMQP 1.0 endpoint. Create it with Listen; it serves
 // until Close.
 type Server struct {
 	cfg    *config
+	eng    *engine.Config // what every connection runs with
 	ln     net.Listener
 	scheme string
 	useTLS bool
@@ -61,6 +62,25 @@ func Listen(rawURL string, opts *Options) (*Server, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*Conn]struct{}),
+	}
+	s.eng = &engine.Config{
+		ContainerID:      cfg.ContainerID,
+		MaxFrameSize:     cfg.MaxFrameSize,
+		ChannelMax:       cfg.ChannelMax,
+		IdleTimeout:      cfg.idleTimeout,
+		HandshakeTimeout: cfg.handshakeTimeout,
+		MaxMessageSize:   cfg.MaxMessageSize,
+		CreditWindow:     cfg.CreditWindow,
+		Handler:          cfg.Handler,
+		Logger:           cfg.Logger,
+		SASL:             saslServer{cfg},
+		AllowBare:        !cfg.RequireSASL && cfg.AllowAnonymous,
+		Context:          ctx,
+		WG:               &s.wg,
+		OnEnd:            s.removeConn,
+	}
+	if useTLS {
+		s.eng.TLS = cfg.TLSConfig
 	}
 	s.wg.Add(1)
 	go s.acceptLoop()
@@ -128,12 +148,12 @@ func (s *Server) Conns() []*Conn {
 // listening. It returns without waiting for the connections to finish
 // closing.
 func (s *Server) CloseConnections(cond codec.Symbol, description string) {
-	var e *codec.Error
+	var err error
 	if cond != "" {
-		e = &codec.Error{Condition: cond, Description: description}
+		err = &codec.Error{Condition: cond, Description: description}
 	}
 	for _, c := range s.Conns() {
-		c.closeWith(e)
+		_ = c.Close(err)
 	}
 }
 
@@ -198,11 +218,11 @@ func (s *Server) acceptLoop() {
 			continue
 		}
 		s.nextID++
-		c := newConn(s, nc, s.nextID)
+		c := engine.NewConn(nc, s.nextID, s.eng)
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go c.serve()
+		go engine.Serve(c)
 	}
 }
 
@@ -212,9 +232,6 @@ func (s *Server) removeConn(c *Conn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 }
-
-// wrapTLS is applied to accepted sockets on an amqps listener.
-func (s *Server) wrapTLS(nc net.Conn) *tls.Conn { return tls.Server(nc, s.cfg.TLSConfig) }
 
 func randomID() string {
 	var b [8]byte

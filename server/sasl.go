@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // SASL mechanism names (RFC 4422 and friends).
@@ -46,20 +48,49 @@ type saslConv interface {
 	step(resp []byte) (challenge []byte, res *saslResult, err error)
 }
 
-// newSASLConv starts the exchange for a mechanism already checked to be
-// offered.
-func (c *Conn) newSASLConv(mech string) (saslConv, error) {
+// saslServer is the server side of the SASL layer the engine runs: the
+// mechanisms Options allow, and this package's conversations.
+type saslServer struct{ cfg *config }
+
+// Mechanisms lists what is offered on a TLS connection or not.
+func (s saslServer) Mechanisms(onTLS bool) []string {
+	if onTLS {
+		return s.cfg.tlsMechanisms
+	}
+	return s.cfg.mechanisms
+}
+
+// Start starts the exchange for a mechanism already checked to be offered.
+func (s saslServer) Start(mech string, tlsState *tls.ConnectionState) (engine.SASLConversation, error) {
+	var conv saslConv
+	var err error
 	switch mech {
 	case mechAnonymous:
-		return anonymousConv{}, nil
+		conv = anonymousConv{}
 	case mechPlain:
-		return plainConv{creds: c.srv.cfg.Credentials}, nil
+		conv = plainConv{creds: s.cfg.Credentials}
 	case mechExternal:
-		return externalConv{state: c.tlsState}, nil
+		conv = externalConv{state: tlsState}
 	case mechSCRAMSHA1, mechSCRAMSHA256, mechSCRAMSHA512:
-		return newSCRAMConv(mech, c.srv.cfg.Credentials)
+		conv, err = newSCRAMConv(mech, s.cfg.Credentials)
+	default:
+		err = errAuthFailed
 	}
-	return nil, errAuthFailed
+	if err != nil {
+		return nil, err
+	}
+	return conversation{conv}, nil
+}
+
+// conversation adapts a saslConv to the engine's SASLConversation.
+type conversation struct{ saslConv }
+
+func (c conversation) Step(resp []byte) (challenge []byte, done bool, identity string, additional []byte, err error) {
+	challenge, res, err := c.step(resp)
+	if err != nil || res == nil {
+		return challenge, false, "", nil, err
+	}
+	return nil, true, res.identity, res.additional, nil
 }
 
 // anonymousConv accepts anything (RFC 4505: the response is an optional

@@ -8,6 +8,7 @@ import (
 
 	amqp "github.com/Azure/go-amqp"
 	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // TestUnsettledReportedOnDetach: deliveries the peer never settled are
@@ -137,14 +138,7 @@ func TestReceiverSettleSecond(t *testing.T) {
 
 // heldUnsettled reports whether the server's session and receiver still
 // track d as unsettled.
-func heldUnsettled(r *Receiver, d *IncomingDelivery) bool {
-	c := r.l.conn
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, inSession := r.l.sess.unsettledIn[d.id]
-	_, inLink := r.unsettld[d.id]
-	return inSession || inLink
-}
+func heldUnsettled(r *Receiver, d *IncomingDelivery) bool { return engine.HeldUnsettled(r, d) }
 
 // TestServerSideDetach: a handler closing or detaching its link is seen by
 // the peer with its error and closed flag.

@@ -1,6 +1,46 @@
 package server
 
-import "github.com/amqgo/amq/internal/codec"
+import (
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
+)
+
+// The connection, link and delivery types of the server's side. They are
+// the role-neutral engine's (the client runs on the same engine); their
+// methods are documented there and in this package's overview.
+type (
+	// Conn is one accepted AMQP connection. Handlers reach it through
+	// Link.Conn; Server.Conns lists the live ones. Its methods give what
+	// the peer's open and the SASL layer said (ContainerID, Hostname,
+	// Properties, User, Mechanism, TLSState), its addresses, and Close,
+	// Done and Err.
+	Conn = engine.Conn
+	// Link is one attached AMQP link as the server sees it. The Handler
+	// receives it in Attach, where the Set methods (SetSource, SetTarget,
+	// SetSettleModes, SetCreditWindow, SetMaxMessageSize, SetProperties,
+	// SetOfferedCapabilities, SetDesiredCapabilities) shape the server's
+	// reply, and then through Sender.Link or Receiver.Link. The getters
+	// return what the peer's attach said.
+	Link = engine.Link
+	// Sender is the server's end of a link on which the server sends
+	// messages (the peer attached a receiver): Send, SendRaw, WaitCredit,
+	// Credit, Draining, Drained, Flowed, Settlements, SettledCount,
+	// Unsettled. It is handed to Handler.ServeSender; its methods are safe
+	// for concurrent use.
+	Sender = engine.Sender
+	// Receiver is the server's end of a link on which the server receives
+	// messages (the peer attached a sender): Receive, IssueCredit, Credit.
+	// It is handed to Handler.ServeReceiver; its methods are safe for
+	// concurrent use.
+	Receiver = engine.Receiver
+	// OutgoingDelivery is a message the server sent on a Sender, tracked
+	// until the peer settles it: Wait, Outcome, Result, Payload, Message.
+	OutgoingDelivery = engine.OutgoingDelivery
+	// IncomingDelivery is a message the server received on a Receiver:
+	// Payload, Message, and its settlement (Accept, Reject, Release,
+	// Modify, Settle).
+	IncomingDelivery = engine.IncomingDelivery
+)
 
 // The AMQP types a handler works with. They are the project's codec types,
 // named here so that programs outside this module — which cannot import an

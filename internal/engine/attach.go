@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"context"
@@ -38,8 +38,8 @@ func (s *session) handleAttach(a *codec.Attach) error {
 		remoteOffered: a.OfferedCapabilities,
 		remoteDesired: a.DesiredCapabilities,
 		peerMaxMsg:    a.MaxMessageSize,
-		localMaxMsg:   c.srv.cfg.MaxMessageSize,
-		creditWindow:  c.srv.cfg.CreditWindow,
+		localMaxMsg:   c.cfg.MaxMessageSize,
+		creditWindow:  c.cfg.CreditWindow,
 		ctx:           ctx,
 		cancel:        cancel,
 		done:          make(chan struct{}),
@@ -115,14 +115,14 @@ func (s *session) handleAttach(a *codec.Attach) error {
 		return err
 	}
 	if herr != nil {
-		ce := toCodecError(herr)
+		ce := ToCodecError(herr)
 		c.log.Info("amqp link refused", "link", l.name, "error", ce)
 		l.state = linkAttached // so that detach goes out
 		return c.sendDetachLocked(l, true, ce)
 	}
 	l.state = linkAttached
 	c.log.Debug("amqp link attached", "link", l.name, "role", l.role, "address", l.Address())
-	c.srv.wg.Add(1)
+	c.cfg.wgAdd()
 	l.serving = true
 	l.sess.serving++
 	if l.role == RoleSender {
@@ -148,19 +148,19 @@ func (c *Conn) callAttach(ctx context.Context, l *Link) (err error) {
 			err = fmt.Errorf("handler panic: %v", p)
 		}
 	}()
-	return c.srv.cfg.Handler.Attach(ctx, l)
+	return c.cfg.Handler.Attach(ctx, l)
 }
 
 func (c *Conn) runSender(l *Link) {
-	defer c.srv.wg.Done()
+	defer c.cfg.wgDone()
 	defer c.endServe(l)
-	c.srv.cfg.Handler.ServeSender(l.ctx, l.sender)
+	c.cfg.Handler.ServeSender(l.ctx, l.sender)
 }
 
 func (c *Conn) runReceiver(l *Link) {
-	defer c.srv.wg.Done()
+	defer c.cfg.wgDone()
 	defer c.endServe(l)
-	c.srv.cfg.Handler.ServeReceiver(l.ctx, l.receiver)
+	c.cfg.Handler.ServeReceiver(l.ctx, l.receiver)
 }
 
 // endServe closes a link whose serve function returned while it was still

@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"bufio"
@@ -25,10 +25,10 @@ const (
 	transferOverhead = 8 + 72
 )
 
-// Conn is one accepted AMQP connection. Handlers reach it through
-// Link.Conn; Server.Conns lists the live ones.
+// Conn is one AMQP connection, in either role. Handlers reach it through
+// Link.Conn.
 type Conn struct {
-	srv *Server
+	cfg *Config
 	nc  net.Conn // the socket, or the *tls.Conn over it
 	br  *bufio.Reader
 	log *slog.Logger
@@ -70,13 +70,19 @@ type Conn struct {
 	localChan map[uint16]*session // by our channel
 }
 
-func newConn(s *Server, nc net.Conn, id uint64) *Conn {
-	ctx, cancel := context.WithCancel(context.Background())
+// NewConn returns the connection of an accepted socket; Serve runs it. id
+// names it in the log.
+func NewConn(nc net.Conn, id uint64, cfg *Config) *Conn {
+	parent := cfg.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
 	return &Conn{
-		srv:       s,
+		cfg:       cfg,
 		nc:        nc,
 		id:        id,
-		log:       s.cfg.Logger.With("conn", id, "remote", nc.RemoteAddr().String()),
+		log:       cfg.Logger.With("conn", id, "remote", nc.RemoteAddr().String()),
 		ctx:       ctx,
 		cancel:    cancel,
 		done:      make(chan struct{}),
@@ -132,7 +138,7 @@ func (c *Conn) Err() error {
 // sent, and the socket is closed once the peer answers or after a short
 // grace period. It returns without waiting; use Done for that.
 func (c *Conn) Close(err error) error {
-	c.closeWith(toCodecError(err))
+	c.closeWith(ToCodecError(err))
 	return nil
 }
 
@@ -164,15 +170,21 @@ func (c *Conn) closeWithLocked(e *codec.Error) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(closeTimeout))
 }
 
-// serve runs the connection: handshake, then the reader loop; it owns the
-// teardown.
-func (c *Conn) serve() {
-	defer c.srv.wg.Done()
-	defer c.srv.removeConn(c)
+// Serve runs an accepted connection: handshake, then the reader loop until
+// the connection ends; it owns the teardown. It is counted in Config.WG
+// by the caller, and calls Config.OnEnd before it returns. (A function,
+// not a method: the methods of Conn are what handlers may call.)
+func Serve(c *Conn) {
+	defer c.cfg.wgDone()
+	defer func() {
+		if c.cfg.OnEnd != nil {
+			c.cfg.OnEnd(c)
+		}
+	}()
 	c.log.Debug("amqp connection accepted")
 	err := c.handshake()
 	if err == nil {
-		c.srv.wg.Add(1)
+		c.cfg.wgAdd()
 		go c.writeLoop()
 		err = c.readLoop()
 	}
@@ -181,8 +193,8 @@ func (c *Conn) serve() {
 
 // readLoop reads and dispatches frames until the connection ends.
 func (c *Conn) readLoop() error {
-	idle := c.srv.cfg.idleTimeout
-	frames := codec.NewFrameReader(c.br, c.srv.cfg.MaxFrameSize)
+	idle := c.cfg.IdleTimeout
+	frames := codec.NewFrameReader(c.br, c.cfg.MaxFrameSize)
 	// The idle deadline is pushed back before reading from the socket,
 	// not before every frame: frames already buffered need no read, and a
 	// deadline per frame costs a timer update per message. stale bounds the
@@ -233,7 +245,7 @@ func (c *Conn) readLoop() error {
 const maxFramesPerDeadline = 1024
 
 // errPeerClosed ends readLoop after the peer's close was answered.
-var errPeerClosed = errors.New("server: peer closed the connection")
+var errPeerClosed = errors.New("amqp: peer closed the connection")
 
 // readFailed turns a read error into the end of the connection, telling the
 // peer why when the stream is still usable for that.
@@ -245,11 +257,11 @@ func (c *Conn) readFailed(err error, closing bool) error {
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
 		e := &codec.Error{Condition: codec.ErrCondResourceLimitExceeded, Description: "local-idle-timeout expired"}
-		c.log.Info("amqp connection idle timeout", "timeout", c.srv.cfg.idleTimeout)
+		c.log.Info("amqp connection idle timeout", "timeout", c.cfg.IdleTimeout)
 		c.closeWith(e)
-		return fmt.Errorf("server: idle timeout: %w", err)
+		return fmt.Errorf("amqp: idle timeout: %w", err)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		return fmt.Errorf("server: connection lost: %w", err)
+		return fmt.Errorf("amqp: connection lost: %w", err)
 	}
 	// A malformed frame: the stream cannot be trusted any further.
 	c.closeWith(frameErrorCondition(err))
@@ -356,7 +368,7 @@ func (c *Conn) sendLocked(channel uint16, body codec.Performative, payload []byt
 	}
 	c.wmu.Unlock()
 	if err != nil {
-		return fmt.Errorf("server: encoding frame: %w", err)
+		return fmt.Errorf("amqp: encoding frame: %w", err)
 	}
 	select {
 	case c.wsig <- struct{}{}:
@@ -396,7 +408,7 @@ func (a *accepts) extends(channel uint16, d *codec.Disposition, buffered int) bo
 
 // writeLoop writes queued frames and heartbeats until teardown.
 func (c *Conn) writeLoop() {
-	defer c.srv.wg.Done()
+	defer c.cfg.wgDone()
 	defer close(c.wdone)
 	var tick <-chan time.Time
 	half := c.peerIdle / 2
@@ -486,13 +498,13 @@ func (c *Conn) negotiate(o *codec.Open) {
 	if c.peerMaxFrame == 0 {
 		c.peerMaxFrame = math.MaxUint32
 	}
-	if c.peerMaxFrame > c.srv.cfg.MaxFrameSize {
-		c.peerMaxFrame = c.srv.cfg.MaxFrameSize
+	if c.peerMaxFrame > c.cfg.MaxFrameSize {
+		c.peerMaxFrame = c.cfg.MaxFrameSize
 	}
-	if c.peerMaxFrame < minMaxFrameSize {
-		c.peerMaxFrame = minMaxFrameSize
+	if c.peerMaxFrame < MinMaxFrameSize {
+		c.peerMaxFrame = MinMaxFrameSize
 	}
-	c.channelMax = c.srv.cfg.ChannelMax
+	c.channelMax = c.cfg.ChannelMax
 	if o.ChannelMax != nil && *o.ChannelMax < c.channelMax {
 		c.channelMax = *o.ChannelMax
 	}

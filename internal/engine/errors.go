@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"errors"
@@ -8,26 +8,24 @@ import (
 
 // Sentinel errors, for errors.Is.
 var (
-	// ErrServerClosed is returned by operations on a Server after Close.
-	ErrServerClosed = errors.New("server: closed")
 	// ErrConnClosed is returned by operations on a connection that ended.
-	ErrConnClosed = errors.New("server: connection closed")
+	ErrConnClosed = errors.New("amqp: connection closed")
 	// ErrLinkDetached is returned by Send, Receive, Settle and friends once
 	// the link has been detached (by either side, or because its session or
 	// connection ended). Link.DetachReason says why.
-	ErrLinkDetached = errors.New("server: link detached")
+	ErrLinkDetached = errors.New("amqp: link detached")
 	// ErrDeliveryLost is returned by OutgoingDelivery.Wait when the link
 	// ended before the peer settled the delivery.
-	ErrDeliveryLost = errors.New("server: delivery lost: link ended before the peer settled it")
+	ErrDeliveryLost = errors.New("amqp: delivery lost: link ended before the peer settled it")
 	// ErrMessageTooLarge is returned by Send when the encoded message is
 	// larger than the peer's max-message-size.
-	ErrMessageTooLarge = errors.New("server: message too large")
+	ErrMessageTooLarge = errors.New("amqp: message too large")
 )
 
-// toCodecError turns any error into the AMQP error sent on the wire: a
+// ToCodecError turns any error into the AMQP error sent on the wire: a
 // *codec.Error is used as is (also when wrapped), anything else becomes
 // amqp:internal-error with the error text as description.
-func toCodecError(err error) *codec.Error {
+func ToCodecError(err error) *codec.Error {
 	if err == nil {
 		return nil
 	}
@@ -41,12 +39,12 @@ func toCodecError(err error) *codec.Error {
 // connError is a protocol violation that ends the whole connection.
 type connError struct{ e *codec.Error }
 
-func (e *connError) Error() string { return "server: connection error: " + e.e.Error() }
+func (e *connError) Error() string { return "amqp: connection error: " + e.e.Error() }
 
 // sessionError is a protocol violation that ends one session.
 type sessionError struct{ e *codec.Error }
 
-func (e *sessionError) Error() string { return "server: session error: " + e.e.Error() }
+func (e *sessionError) Error() string { return "amqp: session error: " + e.e.Error() }
 
 func newConnError(cond codec.Symbol, desc string) error {
 	return &connError{&codec.Error{Condition: cond, Description: desc}}

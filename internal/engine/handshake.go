@@ -1,8 +1,9 @@
-package server
+package engine
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,23 +17,23 @@ func protoHeader(id uint8) []byte { return []byte{'A', 'M', 'Q', 'P', id, 1, 0, 
 
 // errHeaderRefused ends a connection whose protocol header we answered with
 // the one we want instead (§2.2: reply with the supported header and close).
-var errHeaderRefused = errors.New("server: protocol header refused")
+var errHeaderRefused = errors.New("amqp: protocol header refused")
 
 // handshake takes the connection from accept to an exchanged open: TLS,
 // protocol headers, SASL, open. It bounds all of it by HandshakeTimeout.
 func (c *Conn) handshake() error {
-	cfg := c.srv.cfg
-	if d := cfg.handshakeTimeout; d > 0 {
+	cfg := c.cfg
+	if d := cfg.HandshakeTimeout; d > 0 {
 		_ = c.nc.SetDeadline(time.Now().Add(d))
 	}
-	if c.srv.useTLS {
-		tc := c.srv.wrapTLS(c.nc)
+	if cfg.TLS != nil {
+		tc := tls.Server(c.nc, cfg.TLS)
 		ctx, cancel := context.WithCancel(c.ctx)
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
 			c.nc.Close()
-			return fmt.Errorf("server: TLS handshake: %w", err)
+			return fmt.Errorf("amqp: TLS handshake: %w", err)
 		}
 		st := tc.ConnectionState()
 		c.mu.Lock()
@@ -42,11 +43,11 @@ func (c *Conn) handshake() error {
 	}
 	c.br = bufio.NewReaderSize(c.nc, 32*1024)
 
-	mechs := cfg.mechanisms
-	if c.tlsState != nil {
-		mechs = cfg.tlsMechanisms
+	var mechs []string
+	if cfg.SASL != nil {
+		mechs = cfg.SASL.Mechanisms(c.tlsState != nil)
 	}
-	bareOK := !cfg.RequireSASL && cfg.AllowAnonymous
+	bareOK := cfg.AllowBare
 	// The header we answer an unacceptable one with.
 	preferred := (codec.ProtoIDSASL)
 	if len(mechs) == 0 && bareOK {
@@ -96,7 +97,7 @@ func (c *Conn) readHeader() (uint8, error) {
 		if errors.As(err, &he) {
 			return 0, fmt.Errorf("%w: %q", errHeaderRefused, he.Header[:])
 		}
-		return 0, fmt.Errorf("server: reading protocol header: %w", err)
+		return 0, fmt.Errorf("amqp: reading protocol header: %w", err)
 	}
 	return id, nil
 }
@@ -121,13 +122,13 @@ func (c *Conn) saslExchange(mechs []string) error {
 	if err := c.writeDirect(codec.FrameSASL, &codec.SASLMechanisms{Mechanisms: syms}); err != nil {
 		return err
 	}
-	fr, err := codec.ReadFrame(c.br, minMaxFrameSize*128)
+	fr, err := codec.ReadFrame(c.br, MinMaxFrameSize*128)
 	if err != nil {
-		return fmt.Errorf("server: reading sasl-init: %w", err)
+		return fmt.Errorf("amqp: reading sasl-init: %w", err)
 	}
 	init, ok := fr.Body.(*codec.SASLInit)
 	if !ok {
-		return fmt.Errorf("server: expected sasl-init, got %T", fr.Body)
+		return fmt.Errorf("amqp: expected sasl-init, got %T", fr.Body)
 	}
 	mech := string(init.Mechanism)
 	offered := false
@@ -137,12 +138,12 @@ func (c *Conn) saslExchange(mechs []string) error {
 	fail := func(code codec.SASLCode, why error) error {
 		c.log.Info("amqp SASL authentication failed", "mechanism", mech, "reason", why)
 		_ = c.writeDirect(codec.FrameSASL, &codec.SASLOutcome{Code: code})
-		return fmt.Errorf("server: SASL %s: %w", mech, why)
+		return fmt.Errorf("amqp: SASL %s: %w", mech, why)
 	}
 	if !offered {
 		return fail(codec.SASLCodeAuth, fmt.Errorf("mechanism %q not offered", mech))
 	}
-	conv, err := c.newSASLConv(mech)
+	conv, err := c.cfg.SASL.Start(mech, c.tlsState)
 	if err != nil {
 		return fail(codec.SASLCodeSys, err)
 	}
@@ -151,24 +152,24 @@ func (c *Conn) saslExchange(mechs []string) error {
 		if round > 8 {
 			return fail(codec.SASLCodeAuth, errors.New("too many SASL rounds"))
 		}
-		challenge, res, err := conv.step(resp)
+		challenge, done, identity, additional, err := conv.Step(resp)
 		if err != nil {
 			return fail(codec.SASLCodeAuth, err)
 		}
-		if res != nil {
-			if err := c.writeDirect(codec.FrameSASL, &codec.SASLOutcome{Code: codec.SASLCodeOK, AdditionalData: res.additional}); err != nil {
+		if done {
+			if err := c.writeDirect(codec.FrameSASL, &codec.SASLOutcome{Code: codec.SASLCodeOK, AdditionalData: additional}); err != nil {
 				return err
 			}
-			c.user, c.mechanism = res.identity, mech
-			c.log.Debug("amqp SASL authenticated", "mechanism", mech, "user", res.identity)
+			c.user, c.mechanism = identity, mech
+			c.log.Debug("amqp SASL authenticated", "mechanism", mech, "user", identity)
 			return nil
 		}
 		if err := c.writeDirect(codec.FrameSASL, &codec.SASLChallenge{Challenge: challenge}); err != nil {
 			return err
 		}
-		fr, err := codec.ReadFrame(c.br, minMaxFrameSize*128)
+		fr, err := codec.ReadFrame(c.br, MinMaxFrameSize*128)
 		if err != nil {
-			return fmt.Errorf("server: reading sasl-response: %w", err)
+			return fmt.Errorf("amqp: reading sasl-response: %w", err)
 		}
 		r, ok := fr.Body.(*codec.SASLResponse)
 		if !ok {
@@ -180,8 +181,8 @@ func (c *Conn) saslExchange(mechs []string) error {
 
 // openExchange reads the peer's open and answers with ours (§2.4.1).
 func (c *Conn) openExchange() error {
-	cfg := c.srv.cfg
-	fr, err := codec.ReadFrame(c.br, minMaxFrameSize)
+	cfg := c.cfg
+	fr, err := codec.ReadFrame(c.br, MinMaxFrameSize)
 	var open *codec.Open
 	if err == nil {
 		open, _ = fr.Body.(*codec.Open)
@@ -193,7 +194,7 @@ func (c *Conn) openExchange() error {
 		// Announce half of what we enforce, as Proton does: a peer
 		// heartbeating at half the announced value then has a 4x margin
 		// against scheduling hiccups.
-		IdleTimeOut: uint32(cfg.idleTimeout / 2 / time.Millisecond),
+		IdleTimeOut: uint32(cfg.IdleTimeout / 2 / time.Millisecond),
 	}
 	if open == nil || fr.Channel != 0 {
 		// An error before open still gets an open, then the close (§2.4.1).
@@ -214,7 +215,7 @@ func (c *Conn) openExchange() error {
 		if err == nil {
 			err = errors.New(e.Error())
 		}
-		return fmt.Errorf("server: open exchange: %w", err)
+		return fmt.Errorf("amqp: open exchange: %w", err)
 	}
 	c.negotiate(open)
 	if err := c.writeDirect(codec.FrameAMQP, ours); err != nil {

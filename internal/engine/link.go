@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"context"
@@ -242,12 +242,12 @@ func (l *Link) DetachReason() (closed bool, err *codec.Error) {
 // (closed=false), telling the peer it may re-attach later. err, when not
 // nil, is sent in the detach (a *codec.Error as is, other errors as
 // amqp:internal-error). It does not wait for the peer's answering detach.
-func (l *Link) Detach(err error) error { return l.conn.detachLink(l, false, toCodecError(err)) }
+func (l *Link) Detach(err error) error { return l.conn.detachLink(l, false, ToCodecError(err)) }
 
 // Close closes the link from the server's side (detach with closed=true).
 // err, when not nil, is sent in the detach. It does not wait for the peer's
 // answering detach.
-func (l *Link) Close(err error) error { return l.conn.detachLink(l, true, toCodecError(err)) }
+func (l *Link) Close(err error) error { return l.conn.detachLink(l, true, ToCodecError(err)) }
 
 // markDetachedLocked ends the link's life locally: wakes waiters, cancels the
 // handler's context. conn.mu must be held.
@@ -275,4 +275,15 @@ func (l *Link) markDetachedLocked(closed bool, err *codec.Error) {
 func (l *Link) signalLocked() {
 	close(l.changed)
 	l.changed = make(chan struct{})
+}
+
+// SessionOpen reports whether l's session is still known to the
+// connection: false once both ends have ended it. Tests use it to see
+// whether an end was answered. (A function, not a method: the methods of
+// Link are the server's API.)
+func SessionOpen(l *Link) bool {
+	c := l.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sessions[l.sess.remoteChannel] == l.sess
 }

@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"context"
@@ -104,7 +104,7 @@ func (r *Receiver) topUpLocked() {
 // settle sends the disposition for d.
 func (r *Receiver) settle(d *IncomingDelivery, state codec.DeliveryState) error {
 	if state == nil {
-		return fmt.Errorf("server: Settle: nil delivery state")
+		return fmt.Errorf("amqp: Settle: nil delivery state")
 	}
 	c := r.l.conn
 	c.mu.Lock()
@@ -138,4 +138,17 @@ func (r *Receiver) linkEndedLocked() {
 		delete(r.l.sess.unsettledIn, id)
 	}
 	r.unsettld = nil
+}
+
+// HeldUnsettled reports whether d still awaits settlement on r's link: not
+// settled by the peer (pre-settled, or its settling disposition under
+// ReceiverSettleSecond) and, with ReceiverSettleFirst, not settled by us.
+// Tests use it.
+func HeldUnsettled(r *Receiver, d *IncomingDelivery) bool {
+	c := r.l.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, inSession := r.l.sess.unsettledIn[d.id]
+	_, inLink := r.unsettld[d.id]
+	return inSession || inLink
 }

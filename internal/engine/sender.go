@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"context"
@@ -140,11 +140,11 @@ func (s *Sender) WaitCredit(ctx context.Context) error {
 // delivery. Send returns once the delivery is queued for the wire.
 func (s *Sender) Send(ctx context.Context, msg *codec.Message, settled bool) (*OutgoingDelivery, error) {
 	if msg == nil {
-		return nil, fmt.Errorf("server: Send: nil message")
+		return nil, fmt.Errorf("amqp: Send: nil message")
 	}
 	payload, err := msg.MarshalBinary()
 	if err != nil {
-		return nil, fmt.Errorf("server: Send: encoding message: %w", err)
+		return nil, fmt.Errorf("amqp: Send: encoding message: %w", err)
 	}
 	return s.SendRaw(ctx, payload, settled)
 }
@@ -157,7 +157,7 @@ func (s *Sender) SendRaw(ctx context.Context, payload []byte, settled bool) (*Ou
 	l := s.l
 	c := l.conn
 	if l.peerMaxMsg > 0 && uint64(len(payload)) > l.peerMaxMsg {
-		return nil, fmt.Errorf("server: message of %d bytes exceeds the peer's max-message-size %d: %w",
+		return nil, fmt.Errorf("amqp: message of %d bytes exceeds the peer's max-message-size %d: %w",
 			len(payload), l.peerMaxMsg, ErrMessageTooLarge)
 	}
 	select {

@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"fmt"
@@ -62,7 +62,7 @@ func (c *Conn) dispatch(fr codec.Frame) error {
 		return newConnError(codec.ErrCondNotAllowed, "second open")
 	case *codec.Close:
 		if b.Error != nil {
-			c.err = fmt.Errorf("server: peer closed the connection: %w", b.Error)
+			c.err = fmt.Errorf("amqp: peer closed the connection: %w", b.Error)
 			c.log.Info("amqp connection closed by peer", "error", b.Error)
 		}
 		if !c.closeSent {
