@@ -11,13 +11,17 @@ import (
 // handleAttach takes the peer's attach, asks the Handler, and answers
 // (§2.6.3). conn.mu is held on entry and exit; it is released while the
 // Handler's Attach runs so that other goroutines of the connection proceed.
-func (s *session) handleAttach(a *codec.Attach) error {
+func (s *Session) handleAttach(a *codec.Attach) error {
 	c := s.c
 	if a.Handle > s.handleMax {
 		return newConnError(codec.ErrCondFramingError, fmt.Sprintf("handle %d exceeds handle-max %d", a.Handle, s.handleMax))
 	}
 	if s.byRemote[a.Handle] != nil {
 		return newSessionError(codec.ErrCondHandleInUse, fmt.Sprintf("handle %d is already attached", a.Handle))
+	}
+	// The answer to one of ours: same name, the other role (§2.6.3).
+	if l := s.attaching[a.Name]; l != nil && (a.Role == codec.RoleSender) == (l.role == RoleReceiver) {
+		return s.attachAnsweredLocked(l, a)
 	}
 	if a.Coordinator != nil {
 		// Transactions are not supported: refuse the coordinator link.
@@ -126,10 +130,10 @@ func (s *session) handleAttach(a *codec.Attach) error {
 	l.serving = true
 	l.sess.serving++
 	if l.role == RoleSender {
-		l.sender = &Sender{l: l, flowed: make(chan struct{}, 1), settles: make(chan struct{}, 1), sendSem: make(chan struct{}, 1), unsettled: make(map[uint32]*OutgoingDelivery)}
+		l.sender = newSender(l)
 		go c.runSender(l)
 	} else {
-		l.receiver = &Receiver{l: l, window: l.creditWindow, unsettld: make(map[uint32]*IncomingDelivery)}
+		l.receiver = newReceiver(l)
 		if l.creditWindow > 0 {
 			l.linkCredit = l.creditWindow
 			_ = c.sendLinkFlowLocked(l, false)
@@ -184,7 +188,7 @@ func (c *Conn) endServe(l *Link) {
 }
 
 // allocHandleLocked returns the lowest free local handle.
-func (s *session) allocHandleLocked() uint32 {
+func (s *Session) allocHandleLocked() uint32 {
 	var h uint32
 	for s.byLocal[h] != nil {
 		h++
@@ -222,7 +226,7 @@ func (c *Conn) linkErrorLocked(l *Link, cond codec.Symbol, desc string) error {
 }
 
 // handleDetach takes the peer's detach (§2.6.5).
-func (s *session) handleDetach(d *codec.Detach) error {
+func (s *Session) handleDetach(d *codec.Detach) error {
 	c := s.c
 	l := s.byRemote[d.Handle]
 	if l == nil {
@@ -233,6 +237,7 @@ func (s *session) handleDetach(d *codec.Detach) error {
 		// The answer to our detach: both ends are gone.
 		l.state = linkDetached
 		delete(s.byLocal, l.localHandle)
+		l.bothDetachedLocked()
 		return nil
 	}
 	l.markDetachedLocked(d.Closed, d.Error)
@@ -259,7 +264,7 @@ func (s *session) handleDetach(d *codec.Detach) error {
 // answerDetachLocked sends our detach answering the peer's, if it still
 // waits for one, and frees the local handle. An ended session needs no
 // answer: its end detached every link.
-func (s *session) answerDetachLocked(l *Link) {
+func (s *Session) answerDetachLocked(l *Link) {
 	if !l.replyPending {
 		return
 	}
@@ -268,6 +273,7 @@ func (s *session) answerDetachLocked(l *Link) {
 		l.replyTimer.Stop() // links come and go: don't keep one timer each
 	}
 	delete(s.byLocal, l.localHandle)
+	l.bothDetachedLocked()
 	c := s.c
 	if c.localChan[s.localChannel] != s || s.endSent || s.endPending || c.closeSent || c.ended {
 		return

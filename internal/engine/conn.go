@@ -58,6 +58,8 @@ type Conn struct {
 	wdone chan struct{}
 	wrote chan struct{} // closed and replaced after every write
 
+	client bool // we opened the connection (Dial)
+
 	mu        sync.Mutex
 	opened    bool // open exchanged, writer running
 	closeSent bool
@@ -66,8 +68,8 @@ type Conn struct {
 	closeErr  *codec.Error
 	ended     bool
 	err       error
-	sessions  map[uint16]*session // by the peer's channel
-	localChan map[uint16]*session // by our channel
+	sessions  map[uint16]*Session // by the peer's channel
+	localChan map[uint16]*Session // by our channel
 }
 
 // NewConn returns the connection of an accepted socket; Serve runs it. id
@@ -90,8 +92,8 @@ func NewConn(nc net.Conn, id uint64, cfg *Config) *Conn {
 		wstop:     make(chan struct{}),
 		wdone:     make(chan struct{}),
 		wrote:     make(chan struct{}),
-		sessions:  make(map[uint16]*session),
-		localChan: make(map[uint16]*session),
+		sessions:  make(map[uint16]*Session),
+		localChan: make(map[uint16]*Session),
 	}
 }
 

@@ -27,7 +27,7 @@ const (
 // change. The Set methods only have an effect while Attach runs.
 type Link struct {
 	conn *Conn
-	sess *session
+	sess *Session
 
 	// From the peer's attach; read-only after construction.
 	name          string
@@ -78,6 +78,41 @@ type Link struct {
 
 	sender   *Sender
 	receiver *Receiver
+
+	// Links we attached (Session.AttachSender, AttachReceiver).
+	local           bool
+	remoteHandleSet bool          // the peer's attach has come
+	attached        chan struct{} // closed when the peer's attach answered ours
+	abandoned       bool          // the attach's caller gave up: detach on the answer
+
+	// answered is made on demand (CloseLink) and closed once both ends
+	// have detached, or the session or connection ended.
+	answered   chan struct{}
+	answerDone bool
+}
+
+// answeredChanLocked returns the channel closed once both ends have
+// detached. conn.mu must be held.
+func (l *Link) answeredChanLocked() <-chan struct{} {
+	if l.answered == nil {
+		l.answered = make(chan struct{})
+		if l.answerDone {
+			close(l.answered)
+		}
+	}
+	return l.answered
+}
+
+// bothDetachedLocked records that both ends have detached. conn.mu must be
+// held.
+func (l *Link) bothDetachedLocked() {
+	if l.answerDone {
+		return
+	}
+	l.answerDone = true
+	if l.answered != nil {
+		close(l.answered)
+	}
 }
 
 // Name returns the link name from the peer's attach. Together with the peer's

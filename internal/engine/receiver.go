@@ -21,6 +21,10 @@ type Receiver struct {
 	ended    bool
 }
 
+func newReceiver(l *Link) *Receiver {
+	return &Receiver{l: l, window: l.creditWindow, unsettld: make(map[uint32]*IncomingDelivery)}
+}
+
 // Link returns the link the receiver receives on.
 func (r *Receiver) Link() *Link { return r.l }
 

@@ -29,6 +29,10 @@ type Sender struct {
 	lost      []*OutgoingDelivery
 }
 
+func newSender(l *Link) *Sender {
+	return &Sender{l: l, flowed: make(chan struct{}, 1), settles: make(chan struct{}, 1), sendSem: make(chan struct{}, 1), unsettled: make(map[uint32]*OutgoingDelivery)}
+}
+
 // Link returns the link the sender sends on.
 func (s *Sender) Link() *Link { return s.l }
 

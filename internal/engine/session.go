@@ -12,9 +12,9 @@ import (
 // grants a session; it is restored once half of it is used.
 const sessionWindow = 2048
 
-// session is one begun session (AMQP 1.0 §2.5). All fields are guarded by
+// Session is one begun session (AMQP 1.0 §2.5). All fields are guarded by
 // conn.mu.
-type session struct {
+type Session struct {
 	c             *Conn
 	remoteChannel uint16
 	localChannel  uint16
@@ -35,6 +35,17 @@ type session struct {
 	unsettledIn  map[uint32]*IncomingDelivery
 
 	endSent bool // we ended it; waiting for the peer's end
+
+	// begun is closed once both begins are exchanged; a session we began
+	// is beginPending until the peer's begin answers it.
+	begun        chan struct{}
+	beginPending bool
+	// ended is closed once both ends are exchanged (or the connection
+	// ended).
+	ended chan struct{}
+	// attaching are the links we attached whose answer has not come, by
+	// name.
+	attaching map[string]*Link
 
 	// serving counts the links whose ServeSender or ServeReceiver runs.
 	// When the peer ends the session, our end waits for them to return
@@ -127,10 +138,11 @@ func (c *Conn) dispatch(fr codec.Frame) error {
 	return err
 }
 
-// handleBegin answers a peer's begin with ours (§2.5.1).
+// handleBegin answers a peer's begin with ours (§2.5.1), or takes the
+// peer's answer to ours.
 func (c *Conn) handleBegin(ch uint16, b *codec.Begin) error {
 	if b.RemoteChannel != nil {
-		return newConnError(codec.ErrCondNotAllowed, "begin with remote-channel set: the server never begins sessions")
+		return c.beginAnsweredLocked(ch, b)
 	}
 	if ch > c.channelMax {
 		return newConnError(codec.ErrCondNotAllowed, fmt.Sprintf("channel %d exceeds channel-max %d", ch, c.channelMax))
@@ -148,22 +160,14 @@ func (c *Conn) handleBegin(ch uint16, b *codec.Begin) error {
 			return newConnError(codec.ErrCondResourceLimitExceeded, "no free channel")
 		}
 	}
-	s := &session{
-		c:                    c,
-		remoteChannel:        ch,
-		localChannel:         local,
-		handleMax:            DefaultHandleMax,
-		nextIncomingID:       b.NextOutgoingID,
-		incomingWindow:       sessionWindow,
-		remoteIncomingWindow: b.IncomingWindow,
-		byRemote:             make(map[uint32]*Link),
-		byLocal:              make(map[uint32]*Link),
-		unsettledOut:         make(map[uint32]*OutgoingDelivery),
-		unsettledIn:          make(map[uint32]*IncomingDelivery),
-	}
+	s := c.newSessionLocked(local)
+	s.remoteChannel = ch
+	s.nextIncomingID = b.NextOutgoingID
+	s.remoteIncomingWindow = b.IncomingWindow
 	if b.HandleMax != nil && *b.HandleMax < s.handleMax {
 		s.handleMax = *b.HandleMax
 	}
+	close(s.begun)
 	c.sessions[ch] = s
 	c.localChan[local] = s
 	remote := ch
@@ -178,7 +182,7 @@ func (c *Conn) handleBegin(ch uint16, b *codec.Begin) error {
 }
 
 // answerEndLocked answers the peer's end of s, if it waits for one.
-func (s *session) answerEndLocked() {
+func (s *Session) answerEndLocked() {
 	c := s.c
 	if !s.endPending || c.closeSent || c.ended {
 		return
@@ -190,32 +194,58 @@ func (s *session) answerEndLocked() {
 
 // servedLocked records that the Serve function of one of s's links
 // returned, and answers the peer's end once none runs.
-func (s *session) servedLocked() {
+func (s *Session) servedLocked() {
 	s.serving--
 	if s.serving == 0 {
 		s.answerEndLocked()
 	}
 }
 
+// newSessionLocked makes the state of a session on our channel local.
+func (c *Conn) newSessionLocked(local uint16) *Session {
+	return &Session{
+		c:              c,
+		localChannel:   local,
+		handleMax:      DefaultHandleMax,
+		incomingWindow: sessionWindow,
+		byRemote:       make(map[uint32]*Link),
+		byLocal:        make(map[uint32]*Link),
+		unsettledOut:   make(map[uint32]*OutgoingDelivery),
+		unsettledIn:    make(map[uint32]*IncomingDelivery),
+		begun:          make(chan struct{}),
+		ended:          make(chan struct{}),
+		attaching:      make(map[string]*Link),
+	}
+}
+
 // freeSessionLocked forgets a session both sides have ended.
-func (c *Conn) freeSessionLocked(s *session) {
-	delete(c.sessions, s.remoteChannel)
+func (c *Conn) freeSessionLocked(s *Session) {
+	if c.sessions[s.remoteChannel] == s {
+		delete(c.sessions, s.remoteChannel)
+	}
 	delete(c.localChan, s.localChannel)
+	select {
+	case <-s.ended:
+	default:
+		close(s.ended)
+	}
 }
 
 // endLocked detaches every link of the session because the session (or
 // the connection) ends.
-func (s *session) endLocked(e *codec.Error) {
+func (s *Session) endLocked(e *codec.Error) {
 	for _, l := range s.byRemote {
 		l.markDetachedLocked(false, e)
+		l.bothDetachedLocked()
 	}
 	for _, l := range s.byLocal {
 		l.markDetachedLocked(false, e)
+		l.bothDetachedLocked()
 	}
 }
 
 // sessionFlowLocked fills in the session part of a flow.
-func (s *session) flowLocked() *codec.Flow {
+func (s *Session) flowLocked() *codec.Flow {
 	nextIn := s.nextIncomingID
 	return &codec.Flow{
 		NextIncomingID: &nextIn,
@@ -239,7 +269,7 @@ func (c *Conn) sendLinkFlowLocked(l *Link, echo bool) error {
 }
 
 // handleFlow applies a peer's flow (§2.5.6 session, §2.6.7 link).
-func (s *session) handleFlow(f *codec.Flow) error {
+func (s *Session) handleFlow(f *codec.Flow) error {
 	c := s.c
 	nextIn := uint32(0) // our initial next-outgoing-id
 	if f.NextIncomingID != nil {
@@ -314,7 +344,7 @@ func (s *session) handleFlow(f *codec.Flow) error {
 
 // handleTransfer takes a transfer frame for a link where the server
 // receives (§2.6.12, §2.7.5).
-func (s *session) handleTransfer(t *codec.Transfer, payload []byte) error {
+func (s *Session) handleTransfer(t *codec.Transfer, payload []byte) error {
 	if s.incomingWindow == 0 {
 		return newSessionError(codec.ErrCondWindowViolation, "transfer beyond the incoming window")
 	}
@@ -384,7 +414,7 @@ func (s *session) handleTransfer(t *codec.Transfer, payload []byte) error {
 }
 
 // handleDisposition applies a peer's disposition (§2.7.6).
-func (s *session) handleDisposition(d *codec.Disposition) {
+func (s *Session) handleDisposition(d *codec.Disposition) {
 	first, last := d.First, d.First
 	if d.Last != nil {
 		last = *d.Last
@@ -414,7 +444,7 @@ func (s *session) handleDisposition(d *codec.Disposition) {
 
 // outgoingDispositionLocked applies the receiver's outcome to deliveries the
 // server sent.
-func (s *session) outgoingDispositionLocked(first, last uint32, settled bool, state codec.DeliveryState) {
+func (s *Session) outgoingDispositionLocked(first, last uint32, settled bool, state codec.DeliveryState) {
 	terminal := isTerminal(state)
 	var toSettle []uint32
 	// A sender is signalled after each run of its deliveries is counted,
