@@ -8,8 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	amqp "github.com/Azure/go-amqp"
 	"github.com/google/uuid"
+
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // Client is a connection to an AMQP 1.0 peer: the reference's Container
@@ -30,12 +31,11 @@ type Client struct {
 	trace  *tracing // nil when tracing is off
 
 	mu      sync.Mutex
-	conn    *amqp.Conn    // current connection; nil while reconnecting
+	conn    *engine.Conn  // current connection; nil while reconnecting
 	ep      endpoint      // conn's endpoint
 	epIndex int           // index of ep in eps
 	gen     uint64        // bumped for every new connection
 	linkGen atomic.Uint64 // see newLinkGen
-	watches map[*amqp.Conn]*frameWatch
 	up      chan struct{} // closed while conn is usable; replaced when lost
 	closed  bool          // Close was called
 	failErr error         // why the client gave up; nil while alive
@@ -56,7 +56,7 @@ func (c *Client) endDone() { c.doneOnce.Do(func() { close(c.done) }) }
 // link is what the client supervises: every open Sender and Receiver.
 type link interface {
 	// reattach attaches the link again on a new connection.
-	reattach(ctx context.Context, conn *amqp.Conn, gen uint64) error
+	reattach(ctx context.Context, conn *engine.Conn, gen uint64) error
 	// connectionLost marks the link as down until reattach.
 	connectionLost()
 	// fail ends the link with err (the client gave up, or the peer refused
@@ -109,6 +109,9 @@ func Dial(ctx context.Context, url string, opts *ConnectOptions) (*Client, error
 	if cfg.ContainerID == "" {
 		cfg.ContainerID = uuid.NewString()
 	}
+	if err := cfg.prepareEngine(); err != nil {
+		return nil, err
+	}
 	c := &Client{
 		cfg:       cfg,
 		eps:       eps,
@@ -116,7 +119,6 @@ func Dial(ctx context.Context, url string, opts *ConnectOptions) (*Client, error
 		events:    eventQueue{fn: cfg.OnStateChange},
 		trace:     newTracing(&cfg.ConnectOptions),
 		links:     make(map[link]struct{}),
-		watches:   make(map[*amqp.Conn]*frameWatch),
 		up:        make(chan struct{}),
 		closing:   make(chan struct{}),
 		done:      make(chan struct{}),
@@ -228,10 +230,10 @@ func (c *Client) Close() error {
 	c.cache.close()
 	var err error
 	if conn != nil && !failed {
-		err = conn.Close()
-		var ce *amqp.ConnError
-		if errors.As(err, &ce) && ce.RemoteErr == nil {
-			err = nil // a clean local close
+		// The peer's answer to our close is awaited, within CloseTimeout;
+		// a peer that does not answer costs the wait, not an error.
+		if err = engine.CloseWait(ctx, conn, nil); errors.Is(err, context.DeadlineExceeded) {
+			err = nil
 		}
 	}
 	c.closeErr = wrapErr("close", c.URL(), err)
@@ -245,7 +247,7 @@ func (c *Client) Close() error {
 // connection waits until a connection is usable and returns it with its
 // generation. It fails at once when the client is closed or has failed,
 // and when ctx ends.
-func (c *Client) connection(ctx context.Context) (*amqp.Conn, uint64, error) {
+func (c *Client) connection(ctx context.Context) (*engine.Conn, uint64, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -328,7 +330,7 @@ func (c *Client) closeCtx(ctx context.Context) (context.Context, context.CancelF
 
 // endSession ends a link's session, bounded: ending the session is what
 // makes the peer confirm it has processed every frame sent on it.
-func endSession(ctx context.Context, s *amqp.Session, timeout time.Duration) error {
+func endSession(ctx context.Context, s *engine.Session, timeout time.Duration) error {
 	if s == nil {
 		return nil
 	}
@@ -337,12 +339,12 @@ func endSession(ctx context.Context, s *amqp.Session, timeout time.Duration) err
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	return s.Close(ctx)
+	return s.End(ctx, nil)
 }
 
 // connLost reports whether conn has ended: the error a link reported is
 // then a connection loss, which the supervisor repairs.
-func connLost(conn *amqp.Conn) bool {
+func connLost(conn *engine.Conn) bool {
 	if conn == nil {
 		return true
 	}
@@ -357,4 +359,21 @@ func connLost(conn *amqp.Conn) bool {
 func (c *Client) emit(ev StateEvent) {
 	ev.Time = time.Now()
 	c.events.push(ev)
+}
+
+// detachAndEnd closes a link the way a peer expects — a detach with
+// closed=true — and then ends the link's session; the peer's answer to the
+// end confirms it has processed both (frames are written in the order they
+// are queued). The answer to the detach itself is not awaited: it adds
+// nothing the end's does not, and a peer that does not give it must not
+// hold Close until ctx ends.
+func (c *Client) detachAndEnd(ctx context.Context, conn *engine.Conn, l *engine.Link, session *engine.Session) error {
+	if !connLost(conn) {
+		_ = l.Close(nil) // ErrLinkDetached: the peer detached it first
+	}
+	err := endSession(ctx, session, c.cfg.CloseTimeout)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !connLost(conn) {
+		return err
+	}
+	return nil
 }

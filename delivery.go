@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	amqp "github.com/Azure/go-amqp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // Delivery is a message received on a Receiver, with the means to settle
@@ -21,8 +23,7 @@ type Delivery struct {
 	Message *Message
 
 	r       *Receiver
-	link    *amqp.Receiver // the link it arrived on
-	am      *amqp.Message
+	in      *engine.IncomingDelivery // the delivery on the link it arrived on
 	settled atomic.Bool
 
 	ctx  context.Context // carries the process span; nil when tracing is off
@@ -52,12 +53,11 @@ type ModifyOptions struct {
 }
 
 // Accept tells the peer the message was processed: it is removed from its
-// queue. It returns once the disposition is queued on the connection. A
-// settled disposition waits there up to a millisecond, so that a busy
-// consumer's accepts reach the peer together (consecutive ones merged
-// into one range); any other frame, and closing the receiver or the
-// client, sends it at once. If the connection drops first, the peer
-// redelivers the message (at-least-once).
+// queue. It returns once the disposition is queued on the connection,
+// whose writer sends what is queued whenever it is free: a busy consumer's
+// accepts reach the peer together, consecutive ones merged into one range.
+// If the connection drops first, the peer redelivers the message
+// (at-least-once).
 func (d *Delivery) Accept(ctx context.Context) error {
 	return d.settle(ctx, "accept", nil) // nil: accept, without a closure per message
 }
@@ -67,18 +67,18 @@ func (d *Delivery) Accept(ctx context.Context) error {
 // "amqp:precondition-failed" and a description; an empty condition sends
 // a rejected outcome without an error.
 func (d *Delivery) Reject(ctx context.Context, condition, description string) error {
-	var e *amqp.Error
+	var e *codec.Error
 	if condition != "" {
-		e = &amqp.Error{Condition: amqp.ErrCond(condition), Description: description}
+		e = &codec.Error{Condition: codec.Symbol(condition), Description: description}
 	}
-	return d.settle(ctx, "reject", func(ctx context.Context) error { return d.link.RejectMessage(ctx, d.am, e) })
+	return d.settle(ctx, "reject", func() error { return d.in.Reject(e) })
 }
 
 // Release gives the message back to the peer unprocessed; it will be
 // delivered again, to this or another receiver, with its delivery count
 // unchanged.
 func (d *Delivery) Release(ctx context.Context) error {
-	return d.settle(ctx, "release", func(ctx context.Context) error { return d.link.ReleaseMessage(ctx, d.am) })
+	return d.settle(ctx, "release", d.in.Release)
 }
 
 // Modify gives the message back to the peer with the changes opts asks
@@ -89,21 +89,16 @@ func (d *Delivery) Modify(ctx context.Context, opts *ModifyOptions) error {
 	if opts != nil {
 		o = *opts
 	}
-	ann, err := mapToAnnotations("annotation", o.Annotations)
+	ann, err := annotationsToCodec("annotation", o.Annotations)
 	if err != nil {
 		return err // still unsettled: fix the annotations and settle again
 	}
-	mo := &amqp.ModifyMessageOptions{
-		DeliveryFailed:    o.DeliveryFailed,
-		UndeliverableHere: o.UndeliverableHere,
-		Annotations:       ann,
-	}
-	return d.settle(ctx, "modify", func(ctx context.Context) error { return d.link.ModifyMessage(ctx, d.am, mo) })
+	return d.settle(ctx, "modify", func() error { return d.in.Modify(o.DeliveryFailed, o.UndeliverableHere, ann) })
 }
 
 // settle settles the delivery once, with do, or with an accept when do is
 // nil.
-func (d *Delivery) settle(ctx context.Context, op string, do func(context.Context) error) error {
+func (d *Delivery) settle(ctx context.Context, op string, do func() error) error {
 	if !d.settled.CompareAndSwap(false, true) {
 		return fmt.Errorf("amq: %s: %w", op, ErrAlreadySettled)
 	}
@@ -134,25 +129,20 @@ func outcomeOf(op string) string {
 	return "modified"
 }
 
-func (d *Delivery) disposition(ctx context.Context, op string, do func(context.Context) error) error {
+func (d *Delivery) disposition(ctx context.Context, op string, do func() error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("amq: %s on %q: %w", op, d.r.Address(), err)
+	}
 	var err error
 	if do == nil {
-		err = d.link.AcceptMessage(ctx, d.am)
+		err = d.in.Accept()
 	} else {
-		err = do(ctx)
+		err = do()
 	}
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("amq: %s on %q: %w", op, d.r.Address(), err)
-	}
-	var (
-		le *amqp.LinkError
-		se *amqp.SessionError
-		ce *amqp.ConnError
-	)
-	if errors.As(err, &le) || errors.As(err, &se) || errors.As(err, &ce) {
+	if errors.Is(err, engine.ErrLinkDetached) || errors.Is(err, engine.ErrConnClosed) {
 		return &Error{Scope: ScopeLink, Op: op, Address: d.r.Address(), Err: fmt.Errorf("%w (%v)", ErrDeliveryLost, err)}
 	}
 	return wrapErr(op, d.r.Address(), err)

@@ -6,40 +6,38 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
-	amqp "github.com/Azure/go-amqp"
-
-	"github.com/amqgo/amq/internal/typefix"
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // dialEndpoint opens the TCP (and TLS) connection to ep, runs the SASL
-// layer on it and hands it to go-amqp for the AMQP open. amq owns the
-// net.Conn under go-amqp: the SASL layer (every mechanism of the reference,
-// not only go-amqp's), the frame tracer and write coalescing sit there.
-func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.Conn, *frameWatch, error) {
+// layer on it, then the engine's AMQP open. The frame tracer sits on the
+// socket, under both.
+func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*engine.Conn, error) {
 	var tlsCfg *tls.Config
 	if ep.TLS() {
 		var err error
 		if tlsCfg, err = buildTLSConfig(cfg, ep.Host); err != nil {
-			return nil, nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
+			return nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
 		}
 	}
 
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", ep.Addr())
 	if err != nil {
-		return nil, nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
+		return nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
 	}
 	if tlsCfg != nil {
 		tc := tls.Client(nc, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			return nil, nil, &Error{Scope: ScopeTransport, Op: "TLS handshake with", Address: ep.String(), Err: err}
+			return nil, &Error{Scope: ScopeTransport, Op: "TLS handshake with", Address: ep.String(), Err: err}
 		}
 		st := tc.ConnectionState()
 		cfg.logger.Debug("amq: TLS established", "url", ep.String(), "version", tls.VersionName(st.Version), "peer", peerSubject(st))
@@ -52,65 +50,42 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*amqp.C
 		mech, err = negotiateSASL(ctx, nc, cfg, ep, tlsCfg)
 		if err != nil {
 			nc.Close()
-			return nil, nil, err
+			return nil, err
 		}
 		cfg.logger.Debug("amq: SASL authenticated", "url", ep.String(), "mechanism", mech)
 	}
 
-	nc = newCoalescingConn(nc)
-	// typefix rewrites char and decimal values, which go-amqp cannot
-	// decode or encode, to and from placeholders it can (see typemap.go).
-	// It tells the peer 1/HeadroomFactor of go-amqp's max-frame-size, so
-	// go-amqp is given HeadroomFactor times the configured one and the peer
-	// sees exactly ConnectOptions.MaxFrameSize.
-	nc = typefix.Wrap(nc)
-	watch := newFrameWatch(nc)
-	nc = watch
-
-	idle := cfg.IdleTimeout
-	if idle < 0 {
-		idle = 0
-	}
-	opts := &amqp.ConnOptions{
-		ContainerID:  cfg.ContainerID,
-		HostName:     ep.Host,
-		IdleTimeout:  idle,
-		MaxFrameSize: engineFrameSize(cfg.MaxFrameSize),
-		Properties:   cfg.Properties,
-	}
-	// go-amqp's NewConn only watches ctx for the open exchange; if the peer
-	// never answers (a TLS port spoken to in plain AMQP, a silent server) it
-	// must still not hang past the caller's deadline, so the socket is closed
-	// when ctx ends first.
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	conn, err := amqp.NewConn(ctx, nc, opts)
-	if !stop() && err == nil {
-		conn.Close()
-		err = ctx.Err()
-	}
+	conn, err := engine.Dial(ctx, nc, connIDs.Add(1), cfg.engine, engine.OpenOptions{
+		Hostname:   ep.Host,
+		Properties: cfg.openProperties,
+	})
 	if err != nil {
-		nc.Close()
 		if ctxErr := deadlineErr(ctx, err); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
 		}
-		return nil, nil, wrapErr("dial", ep.String(), err)
+		return nil, wrapErr("dial", ep.String(), err)
 	}
 	cfg.logger.Info("amq: connected", "url", ep.String(), "sasl", mech, "container_id", cfg.ContainerID)
-	return conn, watch, nil
+	return conn, nil
 }
 
-// engineFrameSize is the max-frame-size go-amqp is configured with for a
-// peer-visible size of max (see typefix.HeadroomFactor).
-func engineFrameSize(max uint32) uint32 {
-	if max > math.MaxUint32/typefix.HeadroomFactor {
-		return math.MaxUint32
-	}
-	return max * typefix.HeadroomFactor
+// connIDs numbers the client's connections in the engine's log lines.
+var connIDs atomic.Uint64
+
+// refuseLinks is the engine Handler of a client: a peer may attach links
+// to a client (§2.6.3 allows either side to), but amq has nothing to serve
+// on them.
+type refuseLinks struct{}
+
+func (refuseLinks) Attach(context.Context, *engine.Link) error {
+	return &codec.Error{Condition: codec.ErrCondNotAllowed, Description: "amq: this client does not accept links the peer attaches"}
 }
+func (refuseLinks) ServeSender(context.Context, *engine.Sender)     {}
+func (refuseLinks) ServeReceiver(context.Context, *engine.Receiver) {}
 
 // deadlineErr reports the context's error for a failure that ctx caused:
-// go-amqp turns the deadline into a socket deadline, which can fire an
-// instant before ctx itself reports it.
+// the deadline is a socket deadline, which can fire an instant before ctx
+// itself reports it.
 func deadlineErr(ctx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr

@@ -7,7 +7,8 @@ import (
 	"net"
 	"strings"
 
-	amqp "github.com/Azure/go-amqp"
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // Sentinel errors, for use with errors.Is.
@@ -185,10 +186,21 @@ func Retryable(err error) bool {
 	return errors.As(err, &ne)
 }
 
-// wrapErr turns what go-amqp (or the network) returned into an *Error of
-// this package, keeping the peer's condition and the cause. A context error
-// is returned wrapped so that errors.Is(err, context.DeadlineExceeded)
-// still holds.
+// scopedErr marks an error with the endpoint it ended: the engine reports
+// the end of a connection, session or link as the peer's AMQP error (or a
+// local cause), and only the caller knows which endpoint that was.
+type scopedErr struct {
+	scope Scope
+	err   error
+}
+
+func (e *scopedErr) Error() string { return e.err.Error() }
+func (e *scopedErr) Unwrap() error { return e.err }
+
+// wrapErr turns what the engine (or the network) returned into an *Error
+// of this package, keeping the peer's condition and the cause. A context
+// error is returned wrapped so that errors.Is(err,
+// context.DeadlineExceeded) still holds.
 func wrapErr(op, address string, err error) error {
 	if err == nil {
 		return nil
@@ -205,58 +217,66 @@ func wrapErr(op, address string, err error) error {
 	}
 	e := &Error{Op: op, Address: address, Err: err}
 	var (
-		connErr *amqp.ConnError
-		sessErr *amqp.SessionError
-		linkErr *amqp.LinkError
-		amqpErr *amqp.Error
+		scoped  *scopedErr
+		openErr *engine.OpenError
 	)
 	switch {
-	case errors.As(err, &connErr):
+	case errors.As(err, &scoped):
+		e.Scope = scoped.scope
+	case errors.As(err, &openErr):
 		e.Scope = ScopeConnection
-		amqpErr = connErr.RemoteErr
-	case errors.As(err, &sessErr):
-		e.Scope = ScopeSession
-		amqpErr = sessErr.RemoteErr
-	case errors.As(err, &linkErr):
+	case errors.Is(err, engine.ErrRefused), errors.Is(err, engine.ErrLinkDetached), errors.Is(err, engine.ErrMessageTooLarge):
 		e.Scope = ScopeLink
-		amqpErr = linkErr.RemoteErr
-	case errors.As(err, &amqpErr):
-		e.Scope = ScopeLink
+	case errors.Is(err, engine.ErrConnClosed):
+		e.Scope = ScopeConnection
 	default:
 		e.Scope = ScopeTransport
 	}
-	if amqpErr != nil {
-		e.Condition = string(amqpErr.Condition)
-		e.Description = amqpErr.Description
-		e.Info = amqpErr.Info
+	var ae *codec.Error
+	if errors.As(err, &ae) && ae != nil {
+		e.Condition = string(ae.Condition)
+		e.Description = ae.Description
+		e.Info = mapFromCodec(ae.Info)
 		// The cause is fully described by condition and description.
 		e.Err = nil
 	}
 	return e
 }
 
+// mapFromCodec converts an error's info map.
+func mapFromCodec(m codec.Map) map[string]any {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for _, e := range m {
+		out[fmt.Sprint(e.Key)] = fromCodec(e.Value, 1)
+	}
+	return out
+}
+
 // outcomeErr maps a delivery state reported by the peer to the error Send
 // returns: nil for accepted (and for a missing state, which a peer settling
 // without an outcome means as accepted per spec 3.4, "default-outcome").
-func outcomeErr(state amqp.DeliveryState) error {
+func outcomeErr(state codec.DeliveryState) error {
 	switch s := state.(type) {
-	case nil, *amqp.StateAccepted:
+	case nil, *codec.Accepted:
 		return nil
-	case *amqp.StateRejected:
+	case *codec.Rejected:
 		re := &RejectedError{}
 		if s.Error != nil {
 			re.Condition = string(s.Error.Condition)
 			re.Description = s.Error.Description
-			re.Info = s.Error.Info
+			re.Info = mapFromCodec(s.Error.Info)
 		}
 		return re
-	case *amqp.StateReleased:
+	case *codec.Released:
 		return &ReleasedError{}
-	case *amqp.StateModified:
+	case *codec.Modified:
 		return &ModifiedError{
 			DeliveryFailed:    s.DeliveryFailed,
 			UndeliverableHere: s.UndeliverableHere,
-			Annotations:       annotationsToMap(s.MessageAnnotations),
+			Annotations:       annotationsFromCodec(s.MessageAnnotations),
 		}
 	default:
 		return fmt.Errorf("amq: unexpected delivery state %T", state)

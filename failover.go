@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	amqp "github.com/Azure/go-amqp"
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // ErrSendBufferFull is returned by Send when the connection is down and
@@ -36,7 +36,7 @@ func (e dialErrors) Unwrap() []error { return e }
 
 // dialInitial makes the first connection: each URL once, in order (or,
 // with RetryInitialConnect, round the list with the reconnect policy).
-func (c *Client) dialInitial(ctx context.Context) (*amqp.Conn, int, error) {
+func (c *Client) dialInitial(ctx context.Context) (*engine.Conn, int, error) {
 	if c.cfg.RetryInitialConnect {
 		return c.dialWithPolicy(ctx)
 	}
@@ -56,7 +56,7 @@ func (c *Client) dialInitial(ctx context.Context) (*amqp.Conn, int, error) {
 
 // dialWithPolicy retries round the URL list with the reconnect policy
 // until a connection is made, the policy gives up or ctx ends.
-func (c *Client) dialWithPolicy(ctx context.Context) (*amqp.Conn, int, error) {
+func (c *Client) dialWithPolicy(ctx context.Context) (*engine.Conn, int, error) {
 	c.policy.Reset()
 	var last error
 	for attempt, i := 1, 0; ; attempt, i = attempt+1, (i+1)%len(c.eps) {
@@ -80,24 +80,10 @@ func (c *Client) dialWithPolicy(ctx context.Context) (*amqp.Conn, int, error) {
 }
 
 // dialOne makes one connection attempt, bounded by ConnectTimeout.
-func (c *Client) dialOne(ctx context.Context, ep endpoint) (*amqp.Conn, error) {
+func (c *Client) dialOne(ctx context.Context, ep endpoint) (*engine.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
 	defer cancel()
-	conn, watch, err := dialEndpoint(ctx, c.cfg, ep)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.watches[conn] = watch
-	c.mu.Unlock()
-	return conn, nil
-}
-
-// watchFor returns the frame watch under conn (nil if unknown).
-func (c *Client) watchFor(conn *amqp.Conn) *frameWatch {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.watches[conn]
+	return dialEndpoint(ctx, c.cfg, ep)
 }
 
 // supervise watches the connection and repairs it when lost.
@@ -115,7 +101,10 @@ func (c *Client) supervise() {
 		if c.isClosing() {
 			return
 		}
-		cause := wrapErr("connection to", ep.String(), conn.Err())
+		var cause error
+		if conn.Err() != nil {
+			cause = wrapErr("connection to", ep.String(), connEndErr(conn))
+		}
 		if cause == nil {
 			cause = &Error{Scope: ScopeConnection, Op: "connection to", Address: ep.String()}
 		}
@@ -136,7 +125,6 @@ func (c *Client) supervise() {
 // markDown makes every user of the connection wait for the next one.
 func (c *Client) markDown() {
 	c.mu.Lock()
-	delete(c.watches, c.conn)
 	c.conn = nil
 	c.up = make(chan struct{})
 	links := c.linkList()
@@ -197,7 +185,7 @@ func (c *Client) reconnect(cause error) bool {
 			continue
 		}
 		if err := c.restore(closingCtx, conn, ep, idx); err != nil {
-			conn.Close()
+			_ = conn.Close(nil)
 			if c.isClosing() {
 				return false
 			}
@@ -213,7 +201,7 @@ func (c *Client) reconnect(cause error) bool {
 // restore re-attaches every link on conn, then publishes conn. A link the
 // peer refuses fails alone; a connection that dies meanwhile is an error
 // (the caller dials again).
-func (c *Client) restore(ctx context.Context, conn *amqp.Conn, ep endpoint, idx int) error {
+func (c *Client) restore(ctx context.Context, conn *engine.Conn, ep endpoint, idx int) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -242,7 +230,7 @@ func (c *Client) restore(ctx context.Context, conn *amqp.Conn, ep endpoint, idx 
 	}
 	wg.Wait()
 	if connLost(conn) {
-		return wrapErr("re-attach on", ep.String(), conn.Err())
+		return wrapErr("re-attach on", ep.String(), connEndErr(conn))
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("amq: re-attaching links on %s: %w", ep, ctx.Err())
@@ -340,4 +328,13 @@ func (p *pendingBudget) release(size int64) {
 	defer p.mu.Unlock()
 	p.n--
 	p.bytes -= size
+}
+
+// connEndErr is why conn ended, as a connection-scoped error.
+func connEndErr(conn *engine.Conn) error {
+	err := conn.Err()
+	if err == nil {
+		err = engine.ErrConnClosed
+	}
+	return &scopedErr{ScopeConnection, err}
 }

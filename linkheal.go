@@ -6,7 +6,8 @@ import (
 	"sync"
 	"time"
 
-	amqp "github.com/Azure/go-amqp"
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // newLinkGen returns a new link version: every attach of every link gets
@@ -14,19 +15,38 @@ import (
 // failed" is a simple comparison.
 func (c *Client) newLinkGen() uint64 { return c.linkGen.Add(1) }
 
-// linkLost reports whether err means a link was taken away while its
-// connection lives on, in a way that re-attaching can repair: the peer
-// ended the link's session, or detached the link with
-// amqp:link:detach-forced. A link the peer refuses or closes with another
-// condition (not-found, unauthorized-access, resource-deleted, ...) is not
-// lost but failed.
-func linkLost(err error) bool {
-	var se *amqp.SessionError
-	if errors.As(err, &se) {
+// linkLost reports whether l was taken away while its connection lives on,
+// in a way that re-attaching can repair: the peer ended the link's
+// session, detached the link without closing it (its terminus lives on),
+// or detached it with amqp:link:detach-forced. A link the peer closes with
+// another condition (not-found, unauthorized-access, resource-deleted, ...)
+// or detaches with such an error is not lost but failed. A link still
+// attached is not lost.
+func linkLost(l *engine.Link) bool {
+	end := engine.LinkEndOf(l)
+	switch {
+	case !end.Ended:
+		return false
+	case end.WithSession:
 		return true
+	case end.Err != nil:
+		return end.Err.Condition == codec.ErrCondDetachForced
 	}
-	var le *amqp.LinkError
-	return errors.As(err, &le) && le.RemoteErr != nil && le.RemoteErr.Condition == amqp.ErrCondDetachForced
+	return !end.Closed
+}
+
+// linkEndErr is the error of an operation on a link that ended: the
+// peer's detach (or end) error, or that the peer closed the link.
+func linkEndErr(op, address string, l *engine.Link) error {
+	end := engine.LinkEndOf(l)
+	scope := ScopeLink
+	if end.WithSession {
+		scope = ScopeSession
+	}
+	if end.Err != nil {
+		return wrapErr(op, address, &scopedErr{scope, end.Err})
+	}
+	return &Error{Scope: scope, Op: op, Address: address}
 }
 
 // linkStableAfter is how long a re-attached link must last for its next
@@ -76,7 +96,7 @@ func (p *healPace) attached() {
 // fail ends the link with the peer's error). If the connection drops
 // meanwhile it stops: the supervisor re-attaches every link after the
 // reconnect.
-func healLink(ctx context.Context, c *Client, pace *healPace, kind, address string, attach func(context.Context, *amqp.Conn) error, fail func(error)) {
+func healLink(ctx context.Context, c *Client, pace *healPace, kind, address string, attach func(context.Context, *engine.Conn) error, fail func(error)) {
 	pace.start()
 	for attempt := 1; ; attempt++ {
 		if !sleepCtx(ctx, pace.next()) {

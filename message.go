@@ -5,17 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	amqp "github.com/Azure/go-amqp"
-
-	"github.com/amqgo/amq/internal/typefix"
+	"github.com/amqgo/amq/internal/codec"
 )
-
-// Symbol is the AMQP symbol type: an ASCII string from a constrained
-// domain, used for annotation keys, capabilities and conditions.
-type Symbol = amqp.Symbol
-
-// UUID is the AMQP uuid type.
-type UUID = amqp.UUID
 
 // DataSections is a message body made of several AMQP data sections. A
 // body of one data section is a plain []byte.
@@ -104,126 +95,136 @@ func NewMessage(body any) *Message { return &Message{Body: body} }
 // amq.NewMessage("hi").SetTo("queue1") reads as one expression.
 func (m *Message) SetTo(address string) *Message { m.To = address; return m }
 
-// toAMQP converts m to go-amqp's representation. The error names a value
-// that cannot be sent (a Described without descriptor, an Array of mixed
-// types).
-func (m *Message) toAMQP() (*amqp.Message, error) {
-	w := &wireMessage{}
-	am := &w.am
+// encode converts m to the codec's message and encodes it: the payload of
+// a transfer. The error names a value that cannot be sent (a Described
+// without descriptor, an Array of mixed types, a Go type the type map does
+// not know).
+func (m *Message) encode() ([]byte, error) {
+	cm, err := m.toCodec()
+	if err != nil {
+		return nil, err
+	}
+	b, err := cm.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("amq: encoding the message: %w", err)
+	}
+	return b, nil
+}
+
+// toCodec converts m to the codec's message.
+func (m *Message) toCodec() (*codec.Message, error) {
+	cm := &codec.Message{}
 	var err error
-	if am.Annotations, err = mapToAnnotations("annotation", m.Annotations); err != nil {
+	if cm.MessageAnnotations, err = annotationsToCodec("annotation", m.Annotations); err != nil {
 		return nil, err
 	}
-	if am.DeliveryAnnotations, err = mapToAnnotations("delivery annotation", m.DeliveryAnnotations); err != nil {
+	if cm.DeliveryAnnotations, err = annotationsToCodec("delivery annotation", m.DeliveryAnnotations); err != nil {
 		return nil, err
 	}
-	if am.Footer, err = mapToAnnotations("footer", m.Footer); err != nil {
+	if cm.Footer, err = annotationsToCodec("footer", m.Footer); err != nil {
 		return nil, err
 	}
 	if len(m.Properties) > 0 {
-		if am.ApplicationProperties, _, err = typefix.ToWireMap(m.Properties); err != nil {
-			return nil, fmt.Errorf("amq: message property: %w", err)
+		cm.ApplicationProperties = make(codec.Map, 0, len(m.Properties))
+		for k, v := range m.Properties {
+			c, err := toCodec(v, 1)
+			if err != nil {
+				return nil, fmt.Errorf("amq: message property %q: %w", k, err)
+			}
+			cm.ApplicationProperties = append(cm.ApplicationProperties, codec.MapEntry{Key: k, Value: c})
 		}
 	}
-	body, err := toWire(m.Body)
-	if err != nil {
-		return nil, fmt.Errorf("amq: message body: %w", err)
-	}
-	switch b := body.(type) {
+	switch b := m.Body.(type) {
 	case []byte:
 		if m.BinaryAsValue {
-			am.Value = body // already boxed: no copy of the slice header
+			cm.Value, cm.HasValue = b, true
 		} else {
-			w.data[0] = b
-			am.Data = w.data[:]
+			cm.Data = [][]byte{b}
 		}
 	case DataSections:
-		am.Data = b
+		cm.Data = b
 	case SequenceSections:
-		seq := make([][]any, len(b))
+		cm.Sequence = make([]codec.List, len(b))
 		for i, sec := range b {
-			w, err := toWire([]any(sec))
+			c, err := toCodec([]any(sec), 0)
 			if err != nil {
 				return nil, fmt.Errorf("amq: message body, sequence section %d: %w", i, err)
 			}
-			seq[i], _ = w.([]any)
+			cm.Sequence[i], _ = c.(codec.List)
 		}
-		am.Sequence = seq
-	case nil:
-		am.Value = amqp.Null{}
 	default:
-		am.Value = b
+		c, err := toCodec(b, 0)
+		if err != nil {
+			return nil, fmt.Errorf("amq: message body: %w", err)
+		}
+		cm.Value, cm.HasValue = c, true
 	}
 	if m.Durable || m.Priority != 0 || m.TTL != 0 || m.FirstAcquirer || m.DeliveryCount != 0 {
-		h := &w.header
-		*h = amqp.MessageHeader{
+		h := &codec.Header{
 			Durable:       m.Durable,
-			Priority:      m.Priority,
-			TTL:           m.TTL,
 			FirstAcquirer: m.FirstAcquirer,
 			DeliveryCount: m.DeliveryCount,
 		}
-		if h.Priority == 0 {
-			h.Priority = 4
+		p := m.Priority
+		if p == 0 {
+			p = 4
 		}
-		am.Header = h
+		h.Priority = &p
+		if m.TTL != 0 {
+			ttl := uint32(m.TTL / time.Millisecond)
+			h.TTL = &ttl
+		}
+		cm.Header = h
 	}
 	if m.hasProperties() {
-		wp := &wireProperties{}
-		p := &wp.p
-		*p = amqp.MessageProperties{
-			MessageID:     m.ID,
-			UserID:        m.UserID,
-			CorrelationID: m.CorrelationID,
+		p := &codec.Properties{
+			MessageID:      m.ID,
+			UserID:         m.UserID,
+			CorrelationID:  m.CorrelationID,
+			To:             strp(m.To),
+			Subject:        strp(m.Subject),
+			ReplyTo:        strp(m.ReplyTo),
+			GroupID:        strp(m.GroupID),
+			ReplyToGroupID: strp(m.ReplyToGroupID),
 		}
-		p.To = strIn(&wp.strs[0], m.To)
-		p.Subject = strIn(&wp.strs[1], m.Subject)
-		p.ReplyTo = strIn(&wp.strs[2], m.ReplyTo)
-		p.GroupID = strIn(&wp.strs[3], m.GroupID)
-		p.ReplyToGroupID = strIn(&wp.strs[4], m.ReplyToGroupID)
-		p.ContentType = strIn(&wp.strs[5], m.ContentType)
-		p.ContentEncoding = strIn(&wp.strs[6], m.ContentEncoding)
+		if m.ContentType != "" {
+			ct := Symbol(m.ContentType)
+			p.ContentType = &ct
+		}
+		if m.ContentEncoding != "" {
+			ce := Symbol(m.ContentEncoding)
+			p.ContentEncoding = &ce
+		}
 		if !m.AbsoluteExpiryTime.IsZero() {
-			wp.expiry = m.AbsoluteExpiryTime
-			p.AbsoluteExpiryTime = &wp.expiry
+			t := m.AbsoluteExpiryTime
+			p.AbsoluteExpiryTime = &t
 		}
 		if !m.CreationTime.IsZero() {
-			wp.created = m.CreationTime
-			p.CreationTime = &wp.created
+			t := m.CreationTime
+			p.CreationTime = &t
 		}
 		if m.GroupSequence != 0 {
-			wp.groupSeq = m.GroupSequence
-			p.GroupSequence = &wp.groupSeq
+			g := m.GroupSequence
+			p.GroupSequence = &g
 		}
-		am.Properties = p
+		for _, id := range []any{p.MessageID, p.CorrelationID} {
+			switch id.(type) {
+			case nil, string, uint64, UUID, []byte:
+			default:
+				return nil, fmt.Errorf("amq: a message-id or correlation-id is a string, uint64, amq.UUID or []byte, not %T", id)
+			}
+		}
+		cm.Properties = p
 	}
-	return am, nil
+	return cm, nil
 }
 
-// wireMessage is a converted message with room for what its pointers
-// point at, and wireProperties its properties section with theirs: a
-// message converts with one allocation, or two with properties, instead
-// of one per part.
-type wireMessage struct {
-	am     amqp.Message
-	data   [1][]byte
-	header amqp.MessageHeader
-}
-
-type wireProperties struct {
-	p               amqp.MessageProperties
-	strs            [7]string
-	expiry, created time.Time
-	groupSeq        uint32
-}
-
-// strIn stores s in slot and points at it; nil for "" (field absent).
-func strIn(slot *string, s string) *string {
+// strp points at s; nil for "" (the field absent).
+func strp(s string) *string {
 	if s == "" {
 		return nil
 	}
-	*slot = s
-	return slot
+	return &s
 }
 
 func (m *Message) hasProperties() bool {
@@ -233,47 +234,72 @@ func (m *Message) hasProperties() bool {
 		m.GroupSequence != 0 || m.ReplyToGroupID != ""
 }
 
-// messageFromAMQP converts a received go-amqp message.
-func messageFromAMQP(am *amqp.Message) *Message {
+// decodeMessage decodes a received payload.
+func decodeMessage(payload []byte) (*Message, error) {
 	m := new(Message)
-	m.fromAMQP(am)
-	return m
+	if err := m.decode(payload); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
-// fromAMQP sets m from a received go-amqp message; the receiver allocates
-// m together with its Delivery.
-func (m *Message) fromAMQP(am *amqp.Message) {
+// decode sets m from a received payload; the receiver allocates m
+// together with its Delivery.
+func (m *Message) decode(payload []byte) error {
+	cm, err := codec.UnmarshalMessage(payload)
+	if err != nil {
+		return err
+	}
+	m.fromCodec(cm)
+	return nil
+}
+
+// fromCodec sets m from a decoded message.
+func (m *Message) fromCodec(cm *codec.Message) {
 	*m = Message{
-		Annotations:         fromWireMap(annotationsToMap(am.Annotations)),
-		DeliveryAnnotations: fromWireMap(annotationsToMap(am.DeliveryAnnotations)),
-		Footer:              fromWireMap(annotationsToMap(am.Footer)),
-		Properties:          fromWireMap(am.ApplicationProperties),
+		Annotations:         annotationsFromCodec(cm.MessageAnnotations),
+		DeliveryAnnotations: annotationsFromCodec(cm.DeliveryAnnotations),
+		Footer:              annotationsFromCodec(cm.Footer),
+	}
+	if len(cm.ApplicationProperties) > 0 {
+		m.Properties = make(map[string]any, len(cm.ApplicationProperties))
+		for _, e := range cm.ApplicationProperties {
+			k, ok := e.Key.(string)
+			if !ok {
+				k = fmt.Sprint(e.Key)
+			}
+			m.Properties[k] = fromCodec(e.Value, 1)
+		}
 	}
 	switch {
-	case len(am.Data) == 1:
-		m.Body = am.Data[0]
-	case len(am.Data) > 1:
-		m.Body = DataSections(am.Data)
-	case len(am.Sequence) > 0:
-		seq := make(SequenceSections, len(am.Sequence))
-		for i, sec := range am.Sequence {
-			seq[i], _ = fromWire(sec).([]any)
+	case len(cm.Data) == 1:
+		m.Body = cm.Data[0]
+	case len(cm.Data) > 1:
+		m.Body = DataSections(cm.Data)
+	case len(cm.Sequence) > 0:
+		seq := make(SequenceSections, len(cm.Sequence))
+		for i, sec := range cm.Sequence {
+			seq[i], _ = fromCodec(sec, 0).([]any)
 		}
 		m.Body = seq
 	default:
-		m.Body = fromWire(am.Value)
-		if _, ok := am.Value.([]byte); ok {
+		m.Body = fromCodec(cm.Value, 0)
+		if _, ok := cm.Value.([]byte); ok {
 			m.BinaryAsValue = true
 		}
 	}
-	if h := am.Header; h != nil {
+	if h := cm.Header; h != nil {
 		m.Durable = h.Durable
-		m.Priority = h.Priority
-		m.TTL = h.TTL
+		if h.Priority != nil {
+			m.Priority = *h.Priority
+		}
+		if h.TTL != nil {
+			m.TTL = time.Duration(*h.TTL) * time.Millisecond
+		}
 		m.FirstAcquirer = h.FirstAcquirer
 		m.DeliveryCount = h.DeliveryCount
 	}
-	if p := am.Properties; p != nil {
+	if p := cm.Properties; p != nil {
 		m.ID = p.MessageID
 		m.UserID = p.UserID
 		m.CorrelationID = p.CorrelationID
@@ -282,8 +308,12 @@ func (m *Message) fromAMQP(am *amqp.Message) {
 		m.ReplyTo = deref(p.ReplyTo)
 		m.GroupID = deref(p.GroupID)
 		m.ReplyToGroupID = deref(p.ReplyToGroupID)
-		m.ContentType = deref(p.ContentType)
-		m.ContentEncoding = deref(p.ContentEncoding)
+		if p.ContentType != nil {
+			m.ContentType = string(*p.ContentType)
+		}
+		if p.ContentEncoding != nil {
+			m.ContentEncoding = string(*p.ContentEncoding)
+		}
 		if p.AbsoluteExpiryTime != nil {
 			m.AbsoluteExpiryTime = *p.AbsoluteExpiryTime
 		}
@@ -303,33 +333,34 @@ func deref(s *string) string {
 	return *s
 }
 
-// mapToAnnotations converts string-keyed annotations to go-amqp's map with
+// annotationsToCodec converts string-keyed annotations to a map with
 // symbol keys (annotation keys are symbols, spec 3.2.10).
-func mapToAnnotations(what string, m map[string]any) (amqp.Annotations, error) {
+func annotationsToCodec(what string, m map[string]any) (codec.Map, error) {
 	if len(m) == 0 {
 		return nil, nil
 	}
-	a := make(amqp.Annotations, len(m))
+	out := make(codec.Map, 0, len(m))
 	for k, v := range m {
-		w, err := toWire(v)
+		c, err := toCodec(v, 1)
 		if err != nil {
 			return nil, fmt.Errorf("amq: message %s %q: %w", what, k, err)
 		}
-		a[Symbol(k)] = w
+		out = append(out, codec.MapEntry{Key: Symbol(k), Value: c})
 	}
-	return a, nil
+	return out, nil
 }
 
-// annotationsToMap converts received annotations. Keys of type ulong are
-// reserved by the spec for future standard annotations and are kept as
+// annotationsFromCodec converts received annotations. Keys of type ulong
+// are reserved by the spec for future standard annotations and are kept as
 // their decimal string form prefixed with "ulong:".
-func annotationsToMap(a amqp.Annotations) map[string]any {
+func annotationsFromCodec(a codec.Map) map[string]any {
 	if len(a) == 0 {
 		return nil
 	}
 	m := make(map[string]any, len(a))
-	for k, v := range a {
-		switch k := k.(type) {
+	for _, e := range a {
+		v := fromCodec(e.Value, 1)
+		switch k := e.Key.(type) {
 		case Symbol:
 			m[string(k)] = v
 		case string:

@@ -19,14 +19,14 @@ func typicalMessage() *Message {
 	}
 }
 
-// BenchmarkMessageToWire converts a message to go-amqp's representation,
-// as every send does; Plain is a bare body (amq.NewMessage(body)).
+// BenchmarkMessageToWire encodes a message, as every send does; Plain is a
+// bare body (amq.NewMessage(body)).
 func BenchmarkMessageToWire(b *testing.B) {
 	b.Run("Typical", func(b *testing.B) {
 		m := typicalMessage()
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := m.toAMQP(); err != nil {
+			if _, err := m.encode(); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -35,7 +35,7 @@ func BenchmarkMessageToWire(b *testing.B) {
 		m := NewMessage(make([]byte, 100))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := m.toAMQP(); err != nil {
+			if _, err := m.encode(); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -45,21 +45,21 @@ func BenchmarkMessageToWire(b *testing.B) {
 // sinkMessage keeps the converted message on the heap, as a delivery's is.
 var sinkMessage *Message
 
-// BenchmarkMessageFromWire converts a received go-amqp message, as every
-// delivery does.
+// BenchmarkMessageFromWire decodes a received message, as every delivery
+// does.
 func BenchmarkMessageFromWire(b *testing.B) {
 	b.Run("Typical", func(b *testing.B) {
-		am, _ := typicalMessage().toAMQP()
+		payload, _ := typicalMessage().encode()
 		b.ReportAllocs()
 		for b.Loop() {
-			sinkMessage = messageFromAMQP(am)
+			sinkMessage, _ = decodeMessage(payload)
 		}
 	})
 	b.Run("Plain", func(b *testing.B) {
-		am, _ := NewMessage(make([]byte, 100)).toAMQP()
+		payload, _ := NewMessage(make([]byte, 100)).encode()
 		b.ReportAllocs()
 		for b.Loop() {
-			sinkMessage = messageFromAMQP(am)
+			sinkMessage, _ = decodeMessage(payload)
 		}
 	})
 }

@@ -10,6 +10,9 @@ import (
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // ConnectOptions configures a Client. The zero value (or a nil pointer)
@@ -232,6 +235,38 @@ const (
 type connectConfig struct {
 	ConnectOptions
 	logger *slog.Logger
+
+	// What every connection of the client runs with (prepareEngine).
+	engine         *engine.Config
+	openProperties codec.Map
+}
+
+// clientChannelMax is the channel-max of the client's open: one session per
+// sender and receiver.
+const clientChannelMax = 65535
+
+// prepareEngine makes the engine configuration, once ContainerID is final.
+func (c *connectConfig) prepareEngine() error {
+	idle := c.IdleTimeout
+	if idle < 0 {
+		idle = 0
+	}
+	c.engine = &engine.Config{
+		ContainerID:  c.ContainerID,
+		MaxFrameSize: c.MaxFrameSize,
+		ChannelMax:   clientChannelMax,
+		IdleTimeout:  idle,
+		Handler:      refuseLinks{},
+		Logger:       c.logger,
+	}
+	if len(c.Properties) > 0 {
+		props, err := annotationsToCodec("connection property", c.Properties)
+		if err != nil {
+			return fmt.Errorf("amq: ConnectOptions.Properties: %w", err)
+		}
+		c.openProperties = props
+	}
+	return nil
 }
 
 func newConnectConfig(opts *ConnectOptions) (*connectConfig, error) {
@@ -329,6 +364,9 @@ func newReceiverConfig(address string, opts *ReceiverOptions) (ReceiverOptions, 
 	if err := checkTerminus("ReceiverOptions", o.Durability, o.ExpiryPolicy); err != nil {
 		return o, err
 	}
+	if _, err := annotationsToCodec("link property", o.Properties); err != nil {
+		return o, fmt.Errorf("amq: ReceiverOptions.Properties: %w", err)
+	}
 	return o, nil
 }
 
@@ -340,6 +378,9 @@ func newSenderConfig(address string, opts *SenderOptions) (SenderOptions, error)
 	}
 	if address == "" {
 		return o, fmt.Errorf("amq: NewSender: empty address")
+	}
+	if _, err := annotationsToCodec("link property", o.Properties); err != nil {
+		return o, fmt.Errorf("amq: SenderOptions.Properties: %w", err)
 	}
 	return o, checkTerminus("SenderOptions", o.Durability, o.ExpiryPolicy)
 }

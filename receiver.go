@@ -6,8 +6,10 @@ import (
 	"sync"
 	"time"
 
-	amqp "github.com/Azure/go-amqp"
 	"github.com/google/uuid"
+
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // selectorFilterCode is the standard JMS selector filter (AMQP filters
@@ -44,9 +46,9 @@ type Receiver struct {
 
 	mu       sync.Mutex
 	address  string
-	conn     *amqp.Conn
-	session  *amqp.Session
-	link     *amqp.Receiver // nil while the connection is down
+	conn     *engine.Conn
+	session  *engine.Session
+	link     *engine.Receiver // nil while the connection is down
 	gen      uint64
 	changed  chan struct{} // closed and replaced when link changes or the receiver ends
 	healPace healPace      // paces re-attaches across losses (recover)
@@ -78,16 +80,13 @@ type Receiver struct {
 }
 
 // fetchState is the taking of messages off the link: the link of the
-// latest generation seen, the credit accounting for it, and the messages
-// that arrived but were not yet handed to the application.
+// latest generation seen. The engine keeps what arrived and grants credit
+// as it is taken (see attach).
 type fetchState struct {
-	link    *amqp.Receiver // nil: wait for a link newer than after
-	conn    *amqp.Conn
-	after   uint64
-	last    *amqp.Receiver // the latest link, even once lost: Close gives its messages back
-	granted int64          // credit granted on link, in total
-	arrived int64          // messages that arrived on link
-	buf     deliveryQueue
+	link  *engine.Receiver // nil: wait for a link newer than after
+	conn  *engine.Conn
+	after uint64
+	last  *engine.Receiver // the latest link, even once lost: Close gives its messages back
 }
 
 // NewReceiver attaches a receiving link to address and starts delivering
@@ -126,7 +125,7 @@ func (c *Client) NewReceiver(ctx context.Context, address string, opts *Receiver
 		}
 		r.conn, r.session, r.link, r.gen = conn, session, l, c.newLinkGen()
 		if r.opts.DynamicAddress {
-			r.address = l.Address()
+			r.address = dynamicAddress(l)
 		}
 		if err := c.track(r, gen); err != nil {
 			_ = endSession(context.WithoutCancel(ctx), session, c.cfg.CloseTimeout)
@@ -143,34 +142,44 @@ func (c *Client) NewReceiver(ctx context.Context, address string, opts *Receiver
 }
 
 // attach begins a session on conn, attaches the link and grants credit.
-func (r *Receiver) attach(ctx context.Context, conn *amqp.Conn) (*amqp.Session, *amqp.Receiver, error) {
+//
+// Credit (AMQP 1.0 section 2.6.7) is the engine's window of
+// ReceiverOptions.Credit: it is granted at attach and again whenever the
+// application has taken half of it, counting what arrived and was not yet
+// taken, so the client never holds more than the window. A new grant goes
+// out only once the peer has used all of the previous one: then a flow
+// never overlaps messages in flight, which RabbitMQ 3.10 would count twice
+// and answer with more messages than granted.
+func (r *Receiver) attach(ctx context.Context, conn *engine.Conn) (*engine.Session, *engine.Receiver, error) {
 	address := r.address
 	if r.opts.DynamicAddress {
 		address = ""
 	}
-	session, err := conn.NewSession(ctx, nil)
+	session, err := engine.NewSession(ctx, conn)
 	if err != nil {
 		return nil, nil, wrapErr("attach receiver", address, err)
 	}
-	ao := &amqp.ReceiverOptions{
-		Name:               r.name,
-		Credit:             -1, // credit is managed here; see the Receiver doc
-		SourceCapabilities: r.opts.Capabilities,
-		SourceDurability:   amqp.Durability(r.opts.Durability),
-		SourceExpiryPolicy: amqp.ExpiryPolicy(r.opts.ExpiryPolicy),
-		DynamicAddress:     r.opts.DynamicAddress,
-		Properties:         r.opts.Properties,
+	src := &codec.Source{
+		Address:      address,
+		Dynamic:      r.opts.DynamicAddress,
+		Capabilities: symbols(r.opts.Capabilities),
+		Durable:      codec.Durability(r.opts.Durability),
+		ExpiryPolicy: codec.ExpiryPolicy(r.opts.ExpiryPolicy),
 	}
 	if r.opts.Selector != "" {
-		ao.Filters = append(ao.Filters, amqp.NewLinkFilter("apache.org:selector-filter:string", selectorFilterCode, r.opts.Selector))
+		src.Filter = codec.Map{{Key: Symbol("apache.org:selector-filter:string"), Value: codec.Described{Descriptor: uint64(selectorFilterCode), Value: r.opts.Selector}}}
 	}
 	if r.opts.Browse {
-		ao.SourceDistributionMode = "copy"
+		src.DistributionMode = codec.DistributionCopy
 	}
-	l, err := session.NewReceiver(ctx, address, ao)
-	if err == nil {
-		err = l.IssueCredit(uint32(r.opts.Credit))
-	}
+	l, err := session.AttachReceiver(ctx, &engine.AttachOptions{
+		Name:           r.name,
+		Source:         src,
+		Target:         &codec.Target{},
+		Properties:     linkProperties(r.opts.Properties),
+		CreditWindow:   uint32(r.opts.Credit),
+		CreditAfterUse: true,
+	})
 	if err != nil {
 		_ = endSession(context.WithoutCancel(ctx), session, r.c.cfg.CloseTimeout)
 		return nil, nil, wrapErr("attach receiver", address, err)
@@ -189,7 +198,7 @@ func (r *Receiver) Address() string {
 // current returns the attached link of a generation newer than after,
 // waiting while the connection is down, until ctx ends or the receiver
 // ends.
-func (r *Receiver) current(ctx context.Context, after uint64) (*amqp.Receiver, *amqp.Conn, uint64, error) {
+func (r *Receiver) current(ctx context.Context, after uint64) (*engine.Receiver, *engine.Conn, uint64, error) {
 	for {
 		r.mu.Lock()
 		if r.failErr != nil {
@@ -219,20 +228,10 @@ func (r *Receiver) ctxErr(ctx context.Context) error {
 	return fmt.Errorf("amq: receive from %q: %w", r.Address(), ctx.Err())
 }
 
-// next takes the next delivery off the link and keeps the peer supplied
-// with credit. When the connection drops it waits for the re-attached
-// link and carries on. Only one goroutine at a time takes messages off
-// the link (fetchSem); the others wait their turn.
-//
-// Credit (AMQP 1.0 section 2.6.7) is granted in one flow at a time, and
-// only once the peer has used all of the previous grant: then a flow can
-// never overlap messages the peer has in flight. RabbitMQ 3.10 counts such
-// in-flight messages twice and sends more than the credit granted; go-amqp's
-// uint32 credit then wraps, its next flow grants nothing, and the link
-// stalls for good. Arrived messages wait in a local buffer, so the next
-// grant goes out while the application works through the previous one, and
-// the grant is computed from what actually arrived, which also corrects
-// for a peer that sent too much.
+// next takes the next delivery off the link. When the connection drops
+// it waits for the re-attached link and carries on. Only one goroutine at
+// a time takes messages off the link (fetchSem); the others wait their
+// turn.
 func (r *Receiver) next(ctx context.Context) (*Delivery, error) {
 	select {
 	case r.fetchSem <- struct{}{}:
@@ -246,20 +245,24 @@ func (r *Receiver) next(ctx context.Context) (*Delivery, error) {
 		return nil, r.Err()
 	}
 	f := &r.fetch
-	for f.buf.len() == 0 {
+	for {
 		if f.link == nil {
 			l, conn, gen, err := r.current(ctx, f.after)
 			if err != nil {
 				return nil, err
 			}
 			f.link, f.conn, f.after, f.last = l, conn, gen, l
-			f.granted, f.arrived = int64(r.opts.Credit), 0 // attach granted the window
 		}
-		am, err := r.receive(ctx, f.link)
+		in, err := r.receive(ctx, f.link)
 		if err == nil {
-			f.buf.push(r.newDelivery(f.link, am))
-			f.arrived++
-			break
+			d, ok := r.newDelivery(in)
+			if !ok {
+				continue // undecodable: rejected, see newDelivery
+			}
+			if t := r.c.trace; t != nil {
+				t.startProcess(r, d)
+			}
+			return d, nil
 		}
 		switch {
 		case r.life.Err() != nil:
@@ -268,65 +271,29 @@ func (r *Receiver) next(ctx context.Context) (*Delivery, error) {
 			return nil, r.ctxErr(ctx)
 		case connLost(f.conn):
 			f.link = nil // wait for the re-attached link
-		case linkLost(err):
+		case linkLost(f.link.Link()):
 			r.recover(f.after)
 			f.link = nil
 		default:
-			err = wrapErr("receive from", r.Address(), err)
+			err = linkEndErr("receive from", r.Address(), f.link.Link())
 			r.c.cfg.logger.Warn("amq: receiver ended", "address", r.Address(), "err", err)
 			r.fail(err)
 			return nil, r.Err()
 		}
 	}
-	// Each Prefetched call wakes go-amqp's link goroutine, even when it
-	// returns nothing. Only a buffer at most half full can let topUp grant
-	// credit, so only then does the count of arrivals need to be current;
-	// until then the messages wait in go-amqp's queue, in order, behind
-	// the buffered ones.
-	window := int64(r.opts.Credit)
-	if f.link != nil && int64(f.buf.len()) <= window/2 {
-		for am := f.link.Prefetched(); am != nil; am = f.link.Prefetched() {
-			f.buf.push(r.newDelivery(f.link, am))
-			f.arrived++
-		}
-	}
-	d := f.buf.pop()
-	r.topUp()
-	if t := r.c.trace; t != nil && d.span == nil {
-		t.startProcess(r, d)
-	}
-	return d, nil
 }
 
 // receive waits for the next message on l, until ctx ends or the receiver
 // ends.
-func (r *Receiver) receive(ctx context.Context, l *amqp.Receiver) (*amqp.Message, error) {
+func (r *Receiver) receive(ctx context.Context, l *engine.Receiver) (*engine.IncomingDelivery, error) {
 	if ctx.Done() == nil || ctx == r.life {
-		return l.Receive(r.life, nil)
+		return l.Receive(r.life)
 	}
 	both, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(r.life, cancel)
 	defer stop()
-	return l.Receive(both, nil)
-}
-
-// topUp grants the link the credit that brings the messages buffered and
-// in flight back to the window, once the peer has used all of the
-// previous grant and at most half the window is buffered.
-func (r *Receiver) topUp() {
-	f := &r.fetch
-	window := int64(r.opts.Credit)
-	outstanding := f.granted - f.arrived
-	if f.link == nil || outstanding > 0 || int64(f.buf.len()) > window/2 {
-		return
-	}
-	// grant - outstanding is what go-amqp adds to its own (possibly
-	// wrapped) count, so the flow carries exactly window - buffered.
-	grant := window - int64(f.buf.len()) - outstanding
-	if err := f.link.IssueCredit(uint32(grant)); err == nil {
-		f.granted += grant
-	}
+	return l.Receive(both)
 }
 
 // pump feeds the Deliveries channel, started by the first call of
@@ -354,54 +321,38 @@ func (r *Receiver) pump() {
 }
 
 // giveBackBuffered releases what arrived but was never handed to the
-// application, with what still waits in go-amqp's queue, so it goes to
-// another receiver at once. fetchSem is held.
+// application, so it goes to another receiver at once, and stops granting
+// credit. fetchSem is held.
 func (r *Receiver) giveBackBuffered() {
-	f := &r.fetch
-	if f.last != nil {
-		for am := f.last.Prefetched(); am != nil; am = f.last.Prefetched() {
-			f.buf.push(r.newDelivery(f.last, am))
-		}
+	if r.fetch.last == nil {
+		return
 	}
-	for d := f.buf.pop(); d != nil; d = f.buf.pop() {
-		r.giveBack(d)
+	for _, in := range engine.TakeBuffered(r.fetch.last) {
+		if !in.Settled() {
+			_ = in.Release()
+		}
 	}
 }
 
-// newDelivery converts a received message. The Delivery and its Message
-// are one allocation: they live and die together.
-func (r *Receiver) newDelivery(l *amqp.Receiver, am *amqp.Message) *Delivery {
+// newDelivery decodes a received message. The Delivery and its Message
+// are one allocation: they live and die together. A message that cannot
+// be decoded is rejected with amqp:decode-error (the peer dead-letters or
+// drops it; redelivering it would stall the receiver for good) and ok is
+// false.
+func (r *Receiver) newDelivery(in *engine.IncomingDelivery) (d *Delivery, ok bool) {
 	dm := &struct {
 		d Delivery
 		m Message
 	}{}
-	dm.m.fromAMQP(am)
-	dm.d.Message, dm.d.r, dm.d.link, dm.d.am = &dm.m, r, l, am
-	return &dm.d
-}
-
-// deliveryQueue is a FIFO of deliveries that arrived but were not yet
-// handed to the application.
-type deliveryQueue struct {
-	items []*Delivery
-	head  int
-}
-
-func (q *deliveryQueue) len() int { return len(q.items) - q.head }
-
-func (q *deliveryQueue) push(d *Delivery) { q.items = append(q.items, d) }
-
-func (q *deliveryQueue) pop() *Delivery {
-	if q.len() == 0 {
-		return nil
+	if err := dm.m.decode(in.Payload()); err != nil {
+		r.c.cfg.logger.Warn("amq: rejecting a message that cannot be decoded", "address", r.Address(), "err", err)
+		if !in.Settled() {
+			_ = in.Reject(&codec.Error{Condition: codec.ErrCondDecodeError, Description: err.Error()})
+		}
+		return nil, false
 	}
-	d := q.items[q.head]
-	q.items[q.head] = nil
-	q.head++
-	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
-	}
-	return d
+	dm.d.Message, dm.d.r, dm.d.in = &dm.m, r, in
+	return &dm.d, true
 }
 
 func (r *Receiver) giveBack(d *Delivery) {
@@ -411,9 +362,9 @@ func (r *Receiver) giveBack(d *Delivery) {
 	if d.span != nil {
 		d.span.End()
 	}
-	ctx, cancel := r.c.closeCtx(context.Background())
-	defer cancel()
-	_ = d.link.ReleaseMessage(ctx, d.am)
+	if !d.in.Settled() {
+		_ = d.in.Release()
+	}
 }
 
 func (r *Receiver) swapPending(d *Delivery) *Delivery {
@@ -465,7 +416,7 @@ func (r *Receiver) Err() error {
 }
 
 // reattach attaches the link again on a new connection.
-func (r *Receiver) reattach(ctx context.Context, conn *amqp.Conn, _ uint64) error {
+func (r *Receiver) reattach(ctx context.Context, conn *engine.Conn, _ uint64) error {
 	session, l, err := r.attach(ctx, conn)
 	if err != nil {
 		return err
@@ -476,14 +427,14 @@ func (r *Receiver) reattach(ctx context.Context, conn *amqp.Conn, _ uint64) erro
 	return nil
 }
 
-func (r *Receiver) installLocked(ctx context.Context, conn *amqp.Conn, session *amqp.Session, l *amqp.Receiver) {
+func (r *Receiver) installLocked(ctx context.Context, conn *engine.Conn, session *engine.Session, l *engine.Receiver) {
 	if r.failErr != nil {
 		_ = endSession(context.WithoutCancel(ctx), session, r.c.cfg.CloseTimeout)
 		return
 	}
 	r.conn, r.session, r.link, r.gen = conn, session, l, r.c.newLinkGen()
 	if r.opts.DynamicAddress {
-		r.address = l.Address()
+		r.address = dynamicAddress(l)
 	}
 	r.signalLocked()
 }
@@ -500,7 +451,7 @@ func (r *Receiver) recover(gen uint64) {
 	r.link = nil
 	ctx := r.life
 	go func() {
-		healLink(ctx, r.c, &r.healPace, "receiver", r.Address(), func(ctx context.Context, conn *amqp.Conn) error {
+		healLink(ctx, r.c, &r.healPace, "receiver", r.Address(), func(ctx context.Context, conn *engine.Conn) error {
 			session, l, err := r.attach(ctx, conn)
 			if err != nil {
 				return err
@@ -597,12 +548,12 @@ func (r *Receiver) end(ctx context.Context, closeTerminus, untrack bool) error {
 // closeTerminus is set (see Client.detachAndEnd). Ending a session detaches
 // its links without closing them (AMQP 1.0 section 2.5.2), which is what
 // Detach and Client.Close want: a durable subscription survives it.
-func (r *Receiver) closeLink(ctx context.Context, l *amqp.Receiver, session *amqp.Session, conn *amqp.Conn, closeTerminus bool) error {
+func (r *Receiver) closeLink(ctx context.Context, l *engine.Receiver, session *engine.Session, conn *engine.Conn, closeTerminus bool) error {
 	ctx, cancel := r.c.closeCtx(ctx)
 	defer cancel()
 	var err error
 	if closeTerminus {
-		err = r.c.detachAndEnd(ctx, conn, r.name, l.Close, session)
+		err = r.c.detachAndEnd(ctx, conn, l.Link(), session)
 	} else if err = endSession(ctx, session, r.c.cfg.CloseTimeout); err != nil {
 		r.c.cfg.logger.Debug("amq: session end not confirmed", "address", r.Address(), "err", err)
 		err = nil
@@ -612,4 +563,32 @@ func (r *Receiver) closeLink(ctx context.Context, l *amqp.Receiver, session *amq
 	}
 	r.c.cfg.logger.Debug("amq: receiver closed", "address", r.Address(), "closed", closeTerminus)
 	return nil
+}
+
+// dynamicAddress is the address the peer gave a dynamic source.
+func dynamicAddress(l *engine.Receiver) string {
+	if src := engine.RemoteSource(l.Link()); src != nil {
+		return src.Address
+	}
+	return ""
+}
+
+// symbols converts capabilities.
+func symbols(ss []string) []codec.Symbol {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]codec.Symbol, len(ss))
+	for i, s := range ss {
+		out[i] = codec.Symbol(s)
+	}
+	return out
+}
+
+// linkProperties converts a link's properties (symbol keys, §2.7.3); a
+// value the type map cannot send is left out (the options were checked
+// when the link was created).
+func linkProperties(p map[string]any) codec.Map {
+	m, _ := annotationsToCodec("link property", p)
+	return m
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"sync"
 
-	amqp "github.com/Azure/go-amqp"
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 )
 
 // Sender sends messages to one address over its own AMQP link. It is safe
@@ -27,12 +29,12 @@ type Sender struct {
 	opts    SenderOptions
 
 	mu       sync.Mutex
-	conn     *amqp.Conn
-	session  *amqp.Session
-	link     *amqp.Sender  // nil while the connection is down
-	gen      uint64        // version of link: bumped on every attach (Client.newLinkGen)
-	changed  chan struct{} // closed and replaced when link changes or the sender ends
-	healPace healPace      // paces re-attaches across losses (heal)
+	conn     *engine.Conn
+	session  *engine.Session
+	link     *engine.Sender // nil while the connection is down
+	gen      uint64         // version of link: bumped on every attach (Client.newLinkGen)
+	changed  chan struct{}  // closed and replaced when link changes or the sender ends
+	healPace healPace       // paces re-attaches across losses (heal)
 	failErr  error
 	closed   bool
 	inflight []*sendRecord // unsettled sends, oldest first
@@ -46,18 +48,18 @@ type Sender struct {
 // sendRecord is one unsettled send, kept until its outcome is known so it
 // can be sent again after a reconnect.
 type sendRecord struct {
-	am   *amqp.Message
-	rc   amqp.SendReceipt
-	gen  uint64
-	done chan struct{}
-	err  error
-	span trace.Span // the producer span, ended with the outcome; nil when tracing is off
+	payload []byte                   // the encoded message, to send again
+	d       *engine.OutgoingDelivery // its delivery on the link of gen
+	gen     uint64
+	done    chan struct{}
+	err     error
+	span    trace.Span // the producer span, ended with the outcome; nil when tracing is off
 
 	receipt Receipt // SendAsync's answer, allocated with the record
 }
 
-func newSendRecord(am *amqp.Message, rc amqp.SendReceipt, gen uint64, span trace.Span) *sendRecord {
-	rec := &sendRecord{am: am, rc: rc, gen: gen, done: make(chan struct{}), span: span}
+func newSendRecord(payload []byte, d *engine.OutgoingDelivery, gen uint64, span trace.Span) *sendRecord {
+	rec := &sendRecord{payload: payload, d: d, gen: gen, done: make(chan struct{}), span: span}
 	rec.receipt.rec = rec
 	return rec
 }
@@ -113,22 +115,26 @@ func (c *Client) NewSender(ctx context.Context, address string, opts *SenderOpti
 }
 
 // attach begins a session on conn and attaches the link on it.
-func (s *Sender) attach(ctx context.Context, conn *amqp.Conn) (*amqp.Session, *amqp.Sender, error) {
-	session, err := conn.NewSession(ctx, nil)
+func (s *Sender) attach(ctx context.Context, conn *engine.Conn) (*engine.Session, *engine.Sender, error) {
+	session, err := engine.NewSession(ctx, conn)
 	if err != nil {
 		return nil, nil, wrapErr("attach sender", s.address, err)
 	}
 	// Pre-settled sending uses mixed mode with every transfer settled: some
 	// peers (the Proton C example broker) do not echo snd-settle-mode
-	// settled, which go-amqp would treat as a refusal.
-	mixed := amqp.SenderSettleModeMixed
-	l, err := session.NewSender(ctx, s.address, &amqp.SenderOptions{
-		Name:               s.name,
-		TargetCapabilities: s.opts.Capabilities,
-		TargetDurability:   amqp.Durability(s.opts.Durability),
-		TargetExpiryPolicy: amqp.ExpiryPolicy(s.opts.ExpiryPolicy),
-		Properties:         s.opts.Properties,
-		SettlementMode:     &mixed,
+	// settled.
+	mixed := codec.SenderSettleMode(engine.SenderSettleMixed)
+	l, err := session.AttachSender(ctx, &engine.AttachOptions{
+		Name:   s.name,
+		Source: &codec.Source{},
+		Target: &codec.Target{
+			Address:      s.address,
+			Capabilities: symbols(s.opts.Capabilities),
+			Durable:      codec.Durability(s.opts.Durability),
+			ExpiryPolicy: codec.ExpiryPolicy(s.opts.ExpiryPolicy),
+		},
+		SndSettleMode: &mixed,
+		Properties:    linkProperties(s.opts.Properties),
 	})
 	if err != nil {
 		_ = endSession(context.WithoutCancel(ctx), session, s.c.cfg.CloseTimeout)
@@ -148,57 +154,73 @@ func (s *Sender) Address() string { return s.address }
 // first, Send returns ctx's error and the message may or may not have been
 // delivered.
 func (s *Sender) Send(ctx context.Context, msg *Message) error {
-	if msg == nil {
-		return errors.New("amq: Send: nil message")
-	}
-	am, err := msg.toAMQP()
+	payload, span, err := s.prepare(ctx, msg)
 	if err != nil {
 		return err
 	}
-	if t := s.c.trace; t != nil {
-		span := t.startSend(ctx, s.c, s.address, msg, am)
-		err := s.send(ctx, am, msg)
-		endSpan(span, err)
-		return err
-	}
-	return s.send(ctx, am, msg)
+	err = s.send(ctx, payload, msg)
+	endSpan(span, err)
+	return err
 }
 
-func (s *Sender) send(ctx context.Context, am *amqp.Message, msg *Message) error {
+// prepare encodes msg, after starting its producer span (whose context
+// goes into the message) when tracing is on.
+func (s *Sender) prepare(ctx context.Context, msg *Message) ([]byte, trace.Span, error) {
+	if msg == nil {
+		return nil, nil, errors.New("amq: Send: nil message")
+	}
+	cm, err := msg.toCodec()
+	if err != nil {
+		return nil, nil, err
+	}
+	var span trace.Span
+	if t := s.c.trace; t != nil {
+		span = t.startSend(ctx, s.c, s.address, msg, cm)
+	}
+	payload, err := cm.MarshalBinary()
+	if err != nil {
+		err = fmt.Errorf("amq: encoding the message: %w", err)
+		endSpan(span, err)
+		return nil, nil, err
+	}
+	return payload, span, nil
+}
+
+func (s *Sender) send(ctx context.Context, payload []byte, msg *Message) error {
 	if s.opts.Presettled {
-		return s.sendSettled(ctx, am, msg)
+		return s.sendSettled(ctx, payload, msg)
 	}
 	// The caller waits for the outcome itself, without the settler: one
-	// goroutine hand-off less per message. A connection lost while waiting
+	// goroutine hand-off less per message. A link lost while waiting
 	// means sending again on the re-attached link.
 	var after uint64
 	for {
-		rc, conn, gen, err := s.transmit(ctx, am, msg, after)
+		d, conn, gen, err := s.transmit(ctx, payload, msg, after)
 		if err != nil {
 			return err
 		}
-		state, err := rc.Wait(ctx)
+		state, err := d.Wait(ctx)
 		if err == nil {
 			return outcomeErr(state)
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("amq: send to %q: waiting for the outcome: %w", s.address, ctx.Err())
 		}
-		if !s.lost(conn, gen, err) {
+		if !s.lost(conn, gen) {
 			return s.sendErr(err)
 		}
 		after = gen
 	}
 }
 
-// lost reports whether err means the link of version gen is gone while
-// the sender is still wanted: the connection dropped (the supervisor
-// re-attaches the link) or the peer ended the link's session or forced
-// the link closed (the link re-attaches itself, see heal).
-func (s *Sender) lost(conn *amqp.Conn, gen uint64, err error) bool {
+// lost reports whether the link of version gen is gone while the sender
+// is still wanted: the connection dropped (the supervisor re-attaches the
+// link) or the peer ended the link's session or took the link away (the
+// link re-attaches itself, see heal).
+func (s *Sender) lost(conn *engine.Conn, gen uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lostLocked(conn, gen, err)
+	return s.lostLocked(conn, gen)
 }
 
 // SendAsync writes msg to the link and returns without waiting for the
@@ -208,19 +230,12 @@ func (s *Sender) lost(conn *amqp.Conn, gen uint64, err error) bool {
 // connection drops is sent again after the reconnect, in order, whether or
 // not anyone waits for its receipt.
 func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) {
-	if msg == nil {
-		return nil, errors.New("amq: Send: nil message")
-	}
-	am, err := msg.toAMQP()
+	payload, span, err := s.prepare(ctx, msg)
 	if err != nil {
 		return nil, err
 	}
-	var span trace.Span
-	if t := s.c.trace; t != nil {
-		span = t.startSend(ctx, s.c, s.address, msg, am)
-	}
 	if s.opts.Presettled {
-		err := s.sendSettled(ctx, am, msg)
+		err := s.sendSettled(ctx, payload, msg)
 		endSpan(span, err)
 		if err != nil {
 			return nil, err
@@ -229,12 +244,12 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 	}
 	var after uint64
 	for {
-		rc, _, gen, err := s.transmit(ctx, am, msg, after)
+		d, _, gen, err := s.transmit(ctx, payload, msg, after)
 		if err != nil {
 			endSpan(span, err)
 			return nil, err
 		}
-		rec := newSendRecord(am, rc, gen, span)
+		rec := newSendRecord(payload, d, gen, span)
 		s.mu.Lock()
 		if s.gen != gen {
 			// The link was replaced while this message was being written,
@@ -253,56 +268,52 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 	}
 }
 
-// transmit writes am on a link newer than generation after, waiting for
-// one while the connection is down, and trying again on the next link if
-// the connection drops while writing.
-func (s *Sender) transmit(ctx context.Context, am *amqp.Message, msg *Message, after uint64) (amqp.SendReceipt, *amqp.Conn, uint64, error) {
+// transmit writes payload on a link newer than generation after, waiting
+// for one while the connection is down, and trying again on the next link
+// if the link is lost while writing.
+func (s *Sender) transmit(ctx context.Context, payload []byte, msg *Message, after uint64) (*engine.OutgoingDelivery, *engine.Conn, uint64, error) {
 	for {
 		l, conn, gen, err := s.current(ctx, after, msg)
 		if err != nil {
-			return amqp.SendReceipt{}, nil, 0, err
+			return nil, nil, 0, err
 		}
-		rc, err := l.SendWithReceipt(ctx, am, nil)
+		d, err := l.SendRaw(ctx, payload, false)
 		if err == nil {
-			return rc, conn, gen, nil
+			return d, conn, gen, nil
 		}
-		if ctx.Err() != nil || !s.lost(conn, gen, err) {
-			return amqp.SendReceipt{}, nil, 0, s.sendErr(err)
+		if ctx.Err() != nil || !s.lost(conn, gen) {
+			return nil, nil, 0, s.sendErr(err)
 		}
 		after = gen
 	}
 }
 
-// sendSettled sends am pre-settled: once written it is never sent again
-// (at-most-once). A write that failed because the connection or the link
-// was lost did not deliver the message, so it waits for the next link and
-// tries there, as unsettled sends do.
-func (s *Sender) sendSettled(ctx context.Context, am *amqp.Message, msg *Message) error {
+// sendSettled sends payload pre-settled: once written it is never sent
+// again (at-most-once). A write that failed because the connection or the
+// link was lost did not deliver the message, so it waits for the next link
+// and tries there, as unsettled sends do.
+func (s *Sender) sendSettled(ctx context.Context, payload []byte, msg *Message) error {
 	var after uint64
 	for {
 		l, conn, gen, err := s.current(ctx, after, msg)
 		if err != nil {
 			return err
 		}
-		err = l.Send(ctx, am, sendSettledOptions)
+		_, err = l.SendRaw(ctx, payload, true)
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || !s.lost(conn, gen, err) {
+		if ctx.Err() != nil || !s.lost(conn, gen) {
 			return s.sendErr(err)
 		}
 		after = gen
 	}
 }
 
-// sendSettledOptions is go-amqp's option for a pre-settled transfer; it
-// only reads it.
-var sendSettledOptions = &amqp.SendOptions{Settled: true}
-
 // current returns the attached link of a generation newer than after,
 // waiting (within ctx, and within the client's pending-send budget) while
 // the connection is down.
-func (s *Sender) current(ctx context.Context, after uint64, msg *Message) (*amqp.Sender, *amqp.Conn, uint64, error) {
+func (s *Sender) current(ctx context.Context, after uint64, msg *Message) (*engine.Sender, *engine.Conn, uint64, error) {
 	reserved := int64(-1)
 	defer func() {
 		if reserved >= 0 {
@@ -359,17 +370,17 @@ func (s *Sender) settle() {
 			continue
 		}
 		rec := s.inflight[0]
-		rc, gen := rec.rc, rec.gen
+		d, gen := rec.d, rec.gen
 		conn := s.conn
 		if gen != s.gen {
 			conn = nil // rec belongs to a link that is gone and was not resent yet
 		}
 		s.mu.Unlock()
 
-		var state amqp.DeliveryState
+		var state codec.DeliveryState
 		var err error
 		if conn != nil {
-			state, err = rc.Wait(s.settleCtx)
+			state, err = d.Wait(s.settleCtx)
 		} else {
 			err = errStale
 		}
@@ -387,7 +398,7 @@ func (s *Sender) settle() {
 				s.mu.Unlock()
 				return
 			}
-			if errors.Is(err, errStale) || s.lostLocked(conn, gen, err) {
+			if errors.Is(err, errStale) || s.lostLocked(conn, gen) {
 				if rec.gen != gen {
 					// Already resent on the new link while we were waiting.
 					s.mu.Unlock()
@@ -421,7 +432,7 @@ func (r *sendRecord) complete(err error) {
 
 func (s *Sender) sendErr(err error) error {
 	s.mu.Lock()
-	closed, failErr := s.closed, s.failErr
+	closed, failErr, l := s.closed, s.failErr, s.link
 	s.mu.Unlock()
 	if closed {
 		return fmt.Errorf("amq: send to %q: %w", s.address, ErrClosed)
@@ -429,12 +440,15 @@ func (s *Sender) sendErr(err error) error {
 	if failErr != nil {
 		return failErr
 	}
+	if l != nil && (errors.Is(err, engine.ErrLinkDetached) || errors.Is(err, engine.ErrDeliveryLost)) {
+		return linkEndErr("send to", s.address, l.Link())
+	}
 	return wrapErr("send to", s.address, err)
 }
 
 // reattach attaches the link on a new connection and resends what was in
 // flight, before any new send can use the link.
-func (s *Sender) reattach(ctx context.Context, conn *amqp.Conn, _ uint64) error {
+func (s *Sender) reattach(ctx context.Context, conn *engine.Conn, _ uint64) error {
 	session, l, err := s.attach(ctx, conn)
 	if err != nil {
 		return err
@@ -446,19 +460,19 @@ func (s *Sender) reattach(ctx context.Context, conn *amqp.Conn, _ uint64) error 
 
 // installLocked makes l the sender's link: the messages in flight are sent
 // again on it, in order, before any new send can use it.
-func (s *Sender) installLocked(ctx context.Context, conn *amqp.Conn, session *amqp.Session, l *amqp.Sender) error {
+func (s *Sender) installLocked(ctx context.Context, conn *engine.Conn, session *engine.Session, l *engine.Sender) error {
 	if s.closed || s.failErr != nil {
 		_ = endSession(context.WithoutCancel(ctx), session, s.c.cfg.CloseTimeout)
 		return nil
 	}
 	gen := s.c.newLinkGen()
 	for _, rec := range s.inflight {
-		rc, err := l.SendWithReceipt(ctx, rec.am, nil)
+		d, err := l.SendRaw(ctx, rec.payload, false)
 		if err != nil {
 			_ = endSession(context.WithoutCancel(ctx), session, s.c.cfg.CloseTimeout)
 			return wrapErr("resend to", s.address, err)
 		}
-		rec.rc, rec.gen = rc, gen
+		rec.d, rec.gen = d, gen
 	}
 	if n := len(s.inflight); n > 0 {
 		s.c.cfg.logger.Info("amq: resent unsettled messages after re-attaching", "address", s.address, "count", n)
@@ -474,7 +488,7 @@ func (s *Sender) installLocked(ctx context.Context, conn *amqp.Conn, session *am
 // the link closed. Sends wait for the new link as they do during a
 // reconnect.
 func (s *Sender) heal(gen uint64) {
-	healLink(s.settleCtx, s.c, &s.healPace, "sender", s.address, func(ctx context.Context, conn *amqp.Conn) error {
+	healLink(s.settleCtx, s.c, &s.healPace, "sender", s.address, func(ctx context.Context, conn *engine.Conn) error {
 		session, l, err := s.attach(ctx, conn)
 		if err != nil {
 			return err
@@ -491,22 +505,27 @@ func (s *Sender) heal(gen uint64) {
 }
 
 // lostLocked is lost with s.mu held (the settler holds it already).
-func (s *Sender) lostLocked(conn *amqp.Conn, gen uint64, err error) bool {
+func (s *Sender) lostLocked(conn *engine.Conn, gen uint64) bool {
 	if connLost(conn) {
 		return true
 	}
-	if !linkLost(err) || s.closed || s.failErr != nil {
+	if s.closed || s.failErr != nil {
+		return false
+	}
+	if s.gen != gen || s.link == nil {
+		// A link of version gen that is no longer installed is being
+		// replaced already (by a heal or, after a reconnect, by the
+		// supervisor).
+		return true
+	}
+	if !linkLost(s.link.Link()) {
 		return false
 	}
 	// One heal per lost version: the first report of the loss takes the
-	// link away, and a link of version gen that is no longer installed is
-	// being replaced already (by a heal or, after a reconnect, by the
-	// supervisor). A flag cleared when the heal goroutine ends would miss
-	// a new link lost before that goroutine got to run again.
-	if s.gen == gen && s.link != nil {
-		s.link = nil
-		go s.heal(gen)
-	}
+	// link away. A flag cleared when the heal goroutine ends would miss a
+	// new link lost before that goroutine got to run again.
+	s.link = nil
+	go s.heal(gen)
 	return true
 }
 
@@ -569,7 +588,7 @@ func (s *Sender) end(ctx context.Context, detach bool) error {
 	defer cancel()
 	var err error
 	if detach && l != nil {
-		err = s.c.detachAndEnd(ctx, conn, s.name, l.Close, session)
+		err = s.c.detachAndEnd(ctx, conn, l.Link(), session)
 	} else if err = endSession(ctx, session, s.c.cfg.CloseTimeout); err != nil &&
 		(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || connLost(conn)) {
 		err = nil

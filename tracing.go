@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 
-	amqp "github.com/Azure/go-amqp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amqgo/amq/internal/codec"
 )
 
 // Distributed tracing (reference chapter 12; OpenTelemetry is the
@@ -71,7 +73,7 @@ func (c *Client) serverAttrs() []attribute.KeyValue {
 // startSend starts the producer span of a send and writes its context
 // into am. am's application properties are copied first: they may be the
 // caller's map.
-func (t *tracing) startSend(ctx context.Context, c *Client, address string, msg *Message, am *amqp.Message) trace.Span {
+func (t *tracing) startSend(ctx context.Context, c *Client, address string, msg *Message, cm *codec.Message) trace.Span {
 	attrs := append([]attribute.KeyValue{
 		messagingSystem,
 		semconv.MessagingOperationName("send"),
@@ -88,23 +90,24 @@ func (t *tracing) startSend(ctx context.Context, c *Client, address string, msg 
 	if len(carrier) == 0 {
 		return span
 	}
-	props := make(map[string]any, len(am.ApplicationProperties)+len(carrier))
-	for k, v := range am.ApplicationProperties {
-		props[k] = v
+	// cm's maps are its own (toCodec made them): add to them in place.
+	qpid := make(codec.Map, 0, len(carrier))
+	for _, k := range sortedKeys(carrier) {
+		v := carrier[k]
+		cm.ApplicationProperties.Set(k, v)
+		qpid = append(qpid, codec.MapEntry{Key: k, Value: v})
 	}
-	qpid := make(map[string]any, len(carrier))
-	for k, v := range carrier {
-		props[k] = v
-		qpid[k] = v
-	}
-	am.ApplicationProperties = props
-	ann := make(amqp.Annotations, len(am.Annotations)+1)
-	for k, v := range am.Annotations {
-		ann[k] = v
-	}
-	ann[Symbol(qpidTraceAnnotation)] = qpid
-	am.Annotations = ann
+	cm.MessageAnnotations.Set(Symbol(qpidTraceAnnotation), qpid)
 	return span
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // endSpan records the outcome of a send or a settlement and ends the span.
@@ -162,7 +165,7 @@ func errorType(err error) string {
 // startProcess starts the consumer span of a delivery handed to the
 // application, as a child of the producer's context found in the message.
 func (t *tracing) startProcess(r *Receiver, d *Delivery) {
-	parent := t.prop.Extract(context.Background(), messageCarrier{d.am})
+	parent := t.prop.Extract(context.Background(), messageCarrier{d.Message})
 	address := r.Address()
 	attrs := append([]attribute.KeyValue{
 		messagingSystem,
@@ -191,16 +194,16 @@ func (t *tracing) startSettle(d *Delivery, op string) trace.Span {
 // messageCarrier reads a trace context from a received message: message
 // annotations first, then application properties, then the
 // x-opt-qpid-tracestate annotation.
-type messageCarrier struct{ m *amqp.Message }
+type messageCarrier struct{ m *Message }
 
 func (mc messageCarrier) Get(key string) string {
-	if v, ok := asString(annotation(mc.m.Annotations, key)); ok {
+	if v, ok := asString(mc.m.Annotations[key]); ok {
 		return v
 	}
-	if v, ok := asString(mc.m.ApplicationProperties[key]); ok {
+	if v, ok := asString(mc.m.Properties[key]); ok {
 		return v
 	}
-	switch q := annotation(mc.m.Annotations, qpidTraceAnnotation).(type) {
+	switch q := mc.m.Annotations[qpidTraceAnnotation].(type) {
 	case map[string]any:
 		if v, ok := asString(q[key]); ok {
 			return v
@@ -211,18 +214,13 @@ func (mc messageCarrier) Get(key string) string {
 				return v
 			}
 		}
-	case map[Symbol]any:
-		if v, ok := asString(q[Symbol(key)]); ok {
-			return v
-		}
 	}
 	return ""
 }
 
-// asString returns a string or symbol value as it was decoded by go-amqp
-// (a symbol value arrives in its amq:sym placeholder).
+// asString returns a string or symbol value.
 func asString(v any) (string, bool) {
-	switch x := fromWire(v).(type) {
+	switch x := v.(type) {
 	case string:
 		return x, true
 	case Symbol:
@@ -232,14 +230,5 @@ func asString(v any) (string, bool) {
 }
 
 func (mc messageCarrier) Set(string, string) {}
-
-// annotation looks a key up in received annotations, whose keys go-amqp
-// decodes as string or Symbol.
-func annotation(a amqp.Annotations, key string) any {
-	if v, ok := a[Symbol(key)]; ok {
-		return v
-	}
-	return a[key]
-}
 
 func (mc messageCarrier) Keys() []string { return nil }

@@ -1,8 +1,12 @@
 package amq
 
 import (
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
 	"github.com/amqgo/amq/internal/codec"
-	"github.com/amqgo/amq/internal/typefix"
 )
 
 // The AMQP ↔ Go type map (reference chapter 14; docs/types.md has the
@@ -12,6 +16,13 @@ import (
 // typed slices such as []int32 or []string (array). The types below name
 // the AMQP types Go has no type for, so that a value survives a round trip
 // with its AMQP type intact.
+
+// Symbol is the AMQP symbol type: an ASCII string from a constrained
+// domain, used for annotation keys, capabilities and conditions.
+type Symbol = codec.Symbol
+
+// UUID is the AMQP uuid type, in RFC 4122 byte order.
+type UUID = codec.UUID
 
 // Char is the AMQP char type: one Unicode code point. (A Go rune is an
 // int32 and travels as an AMQP int.)
@@ -32,7 +43,12 @@ type Decimal128 = codec.Decimal128
 // a value of any type of the map. Values described by AMQP's own
 // descriptors (domain 0, below 256: outcomes, performatives) arrive as a
 // Described too.
-type Described = typefix.Described
+type Described struct {
+	// Descriptor is an amq.Symbol or a uint64.
+	Descriptor any
+	// Value is the described value, of any type of the type map.
+	Value any
+}
 
 // Array is an AMQP array that no typed Go slice says: an array of ubyte (a
 // []uint8 is binary), of lists, maps, arrays or described values, of nulls,
@@ -40,36 +56,324 @@ type Described = typefix.Described
 // all have the same Go type. Arrays of the other element types are typed
 // slices ([]int32, []string, []amq.Symbol, …) both ways; an Array of them
 // is sent as the same AMQP array.
-type Array = typefix.Array
-
-// go-amqp v1.7 can neither decode nor encode char and decimal, hands out a
-// symbol value as a string, has no type for a described value or an array
-// of ubyte, and cannot decode arrays of lists, arrays, described values or
-// nulls: one such message used to detach the receiving link with
-// amqp:internal-error, and the broker redelivered it to the same fate. amq
-// carries them in described placeholders go-amqp understands
-// (internal/typefix rewrites the frames under go-amqp), and converts here
-// between the placeholders and the types above.
-
-// toWire replaces the values go-amqp cannot encode (at any depth of lists
-// and maps) with their placeholders. It allocates only when there is
-// something to replace.
-func toWire(v any) (any, error) {
-	w, _, err := typefix.ToWire(v)
-	return w, err
+type Array struct {
+	// Descriptor, when not nil, describes every element: an amq.Symbol or
+	// a uint64. Values then hold the undescribed element values.
+	Descriptor any
+	// Values are the elements, all of one AMQP type.
+	Values []any
 }
 
-// fromWire turns placeholders and go-amqp's internal types back into the
-// type map's values; values without them come back as they are, without
-// copying.
-func fromWire(v any) any { return typefix.Restore(v) }
+// maxValueDepth bounds the nesting of values converted either way; the
+// codec bounds what a peer sends the same way.
+const maxValueDepth = 100
 
-func fromWireMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
+var errTooDeep = errors.New("value nested more than 100 levels deep")
+
+// toCodec converts a value of the type map into the codec's
+// representation. The error names a value that cannot be sent.
+func toCodec(v any, depth int) (any, error) {
+	if depth > maxValueDepth {
+		return nil, errTooDeep
 	}
-	if r, ok := typefix.Restore(m).(map[string]any); ok {
-		return r
+	switch x := v.(type) {
+	case nil, bool, string, []byte, uint8, uint16, uint32, uint64, int8, int16, int32, int64,
+		float32, float64, Symbol, UUID, Char, Decimal32, Decimal64, Decimal128, time.Time:
+		return v, nil
+	case int:
+		return int64(x), nil
+	case uint:
+		return uint64(x), nil
+	case []Decimal32:
+		return decimalArray(codec.TypeDecimal32, x), nil
+	case []Decimal64:
+		return decimalArray(codec.TypeDecimal64, x), nil
+	case []Decimal128:
+		return decimalArray(codec.TypeDecimal128, x), nil
+	case Described:
+		d, err := descriptor(x.Descriptor)
+		if err != nil {
+			return nil, err
+		}
+		inner, err := toCodec(x.Value, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		return codec.Described{Descriptor: d, Value: inner}, nil
+	case *Described:
+		if x == nil {
+			return nil, nil
+		}
+		return toCodec(*x, depth)
+	case Array:
+		return arrayToCodec(x, depth)
+	case *Array:
+		if x == nil {
+			return nil, nil
+		}
+		return arrayToCodec(*x, depth)
+	case []any:
+		out := make(codec.List, len(x))
+		for i, e := range x {
+			c, err := toCodec(e, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("list element %d: %w", i, err)
+			}
+			out[i] = c
+		}
+		return out, nil
+	case map[string]any:
+		out := make(codec.Map, 0, len(x))
+		for k, e := range x {
+			c, err := toCodec(e, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("map key %q: %w", k, err)
+			}
+			out = append(out, codec.MapEntry{Key: k, Value: c})
+		}
+		return out, nil
+	case map[any]any:
+		out := make(codec.Map, 0, len(x))
+		for k, e := range x {
+			ck, err := toCodec(k, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("map key %v: %w", k, err)
+			}
+			ce, err := toCodec(e, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("map key %v: %w", k, err)
+			}
+			out = append(out, codec.MapEntry{Key: ck, Value: ce})
+		}
+		return out, nil
+	case map[Symbol]any:
+		out := make(codec.Map, 0, len(x))
+		for k, e := range x {
+			c, err := toCodec(e, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("map key %q: %w", k, err)
+			}
+			out = append(out, codec.MapEntry{Key: k, Value: c})
+		}
+		return out, nil
+	case []map[any]any:
+		a := codec.Array{Elem: codec.TypeMap32, Values: make([]any, len(x))}
+		for i, m := range x {
+			c, err := toCodec(m, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("array element %d: %w", i, err)
+			}
+			a.Values[i] = c
+		}
+		return a, nil
+	case []bool, []int8, []int16, []int32, []int64, []uint16, []uint32, []uint64,
+		[]float32, []float64, []Char, []UUID, [][]byte, []string, []Symbol, []time.Time:
+		return v, nil // arrays the codec encodes itself
 	}
-	return m
+	return nil, fmt.Errorf("cannot send a value of Go type %T (docs/types.md lists the Go types of the AMQP types)", v)
+}
+
+func decimalArray[T Decimal32 | Decimal64 | Decimal128](code codec.TypeCode, x []T) codec.Array {
+	a := codec.Array{Elem: code, Values: make([]any, len(x))}
+	for i, d := range x {
+		a.Values[i] = d
+	}
+	return a
+}
+
+func arrayToCodec(x Array, depth int) (any, error) {
+	ca := codec.Array{Values: make([]any, len(x.Values))}
+	if x.Descriptor != nil {
+		d, err := descriptor(x.Descriptor)
+		if err != nil {
+			return nil, fmt.Errorf("amq.Array: %w", err)
+		}
+		ca.Descriptor = d
+	}
+	var first reflect.Type
+	for i, e := range x.Values {
+		if i == 0 {
+			first = reflect.TypeOf(e)
+		} else if reflect.TypeOf(e) != first {
+			return nil, fmt.Errorf("an amq.Array holds values of one type: element 0 is %v, element %d is %T", first, i, e)
+		}
+		c, err := toCodec(e, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		ca.Values[i] = c
+	}
+	if _, err := codec.Marshal(ca); err != nil {
+		return nil, fmt.Errorf("cannot encode the amq.Array: %w", err)
+	}
+	return ca, nil
+}
+
+// descriptor checks a Described's or an Array's descriptor: a symbol or a
+// ulong.
+func descriptor(d any) (any, error) {
+	switch x := d.(type) {
+	case Symbol:
+		if x == "" {
+			return nil, errors.New("a Described needs a descriptor: the symbol is empty")
+		}
+		return x, nil
+	case string:
+		if x == "" {
+			return nil, errors.New("a Described needs a descriptor: the symbol is empty")
+		}
+		return Symbol(x), nil
+	case uint64:
+		return x, nil
+	case nil:
+		return nil, errors.New("a Described needs a descriptor (an amq.Symbol or a uint64), got nil")
+	}
+	return nil, fmt.Errorf("a Described's descriptor must be an amq.Symbol or a uint64, got %T", d)
+}
+
+// fromCodec converts a decoded value into the type map: maps whose keys
+// are all strings or symbols become map[string]any (other maps
+// map[any]any, symbol keys as strings), an empty list a nil []any, arrays
+// of decimals and chars typed slices, arrays of maps []map[any]any, the
+// other arrays an Array, described values a Described.
+func fromCodec(v any, depth int) any {
+	if depth > maxValueDepth {
+		return v
+	}
+	switch x := v.(type) {
+	case codec.List:
+		if len(x) == 0 {
+			return []any(nil)
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = fromCodec(e, depth+1)
+		}
+		return out
+	case codec.Map:
+		return fromCodecMap(x, depth)
+	case codec.Described:
+		return Described{Descriptor: x.Descriptor, Value: fromCodec(x.Value, depth+1)}
+	case codec.Array:
+		if t, ok := asTypedSlice(x); ok {
+			return t
+		}
+		if x.Descriptor == nil {
+			switch x.Elem {
+			case codec.TypeMap8, codec.TypeMap32:
+				out := make([]map[any]any, len(x.Values))
+				for i, e := range x.Values {
+					m, _ := e.(codec.Map)
+					out[i] = anyKeyMap(m, depth+1)
+				}
+				return out
+			}
+		}
+		a := Array{Values: make([]any, len(x.Values))}
+		if x.Descriptor != nil {
+			a.Descriptor = fromCodec(x.Descriptor, depth+1)
+		}
+		for i, e := range x.Values {
+			a.Values[i] = fromCodec(e, depth+1)
+		}
+		return a
+	}
+	return v
+}
+
+func fromCodecMap(m codec.Map, depth int) any {
+	if len(m) == 0 {
+		return map[any]any{}
+	}
+	for _, e := range m {
+		switch e.Key.(type) {
+		case string, Symbol:
+		default:
+			return anyKeyMap(m, depth)
+		}
+	}
+	out := make(map[string]any, len(m))
+	for _, e := range m {
+		k, _ := e.Key.(string)
+		if s, ok := e.Key.(Symbol); ok {
+			k = string(s)
+		}
+		out[k] = fromCodec(e.Value, depth+1)
+	}
+	return out
+}
+
+// anyKeyMap converts m to a map[any]any. A key Go cannot hash (a binary, a
+// list, a map) is kept as a string of its bytes' hex digits prefixed with
+// its Go type, rather than panicking: Go maps cannot hold it.
+func anyKeyMap(m codec.Map, depth int) map[any]any {
+	out := make(map[any]any, len(m))
+	for _, e := range m {
+		k := fromCodec(e.Key, depth+1)
+		if s, ok := k.(Symbol); ok {
+			k = string(s)
+		}
+		if !hashable(k) {
+			k = fmt.Sprintf("%T:%x", k, k)
+		}
+		out[k] = fromCodec(e.Value, depth+1)
+	}
+	return out
+}
+
+// hashable reports whether k can be a Go map key without panicking (a
+// slice cannot, nor can a struct or array holding one in an interface).
+func hashable(k any) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_ = map[any]bool{k: true}
+	return true
+}
+
+// asTypedSlice returns an undescribed array of chars or of one decimal
+// type as the typed slice amq hands out for it.
+func asTypedSlice(a codec.Array) (any, bool) {
+	if a.Descriptor != nil {
+		return nil, false
+	}
+	elem := a.Elem
+	if elem == 0 && len(a.Values) > 0 {
+		switch a.Values[0].(type) {
+		case Char:
+			elem = codec.TypeChar
+		case Decimal32:
+			elem = codec.TypeDecimal32
+		case Decimal64:
+			elem = codec.TypeDecimal64
+		case Decimal128:
+			elem = codec.TypeDecimal128
+		}
+	}
+	switch elem {
+	case codec.TypeChar:
+		return typedSlice[Char](a.Values)
+	case codec.TypeDecimal32:
+		return typedSlice[Decimal32](a.Values)
+	case codec.TypeDecimal64:
+		return typedSlice[Decimal64](a.Values)
+	case codec.TypeDecimal128:
+		return typedSlice[Decimal128](a.Values)
+	}
+	return nil, false
+}
+
+// typedSlice returns vals as a []T, or false if one of them is not a T.
+func typedSlice[T any](vals []any) (any, bool) {
+	s := make([]T, len(vals))
+	for i, e := range vals {
+		t, ok := e.(T)
+		if !ok {
+			return nil, false
+		}
+		s[i] = t
+	}
+	return s, true
 }

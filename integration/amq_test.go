@@ -305,6 +305,7 @@ func TestAmqDynamicRequestReply(t *testing.T) {
 
 func TestAmqLargeMessage(t *testing.T) {
 	eachPeer(t, func(t *testing.T, p *Peer) {
+		p.Require(t, FeatMultiFrameIn)
 		ctx := testCtx(t, time.Minute)
 		c := amqDial(t, p, p.Addr, func(o *amq.ConnectOptions) { o.MaxFrameSize = 16 * 1024 })
 		addr := p.Queue(uniqueName(t))

@@ -447,6 +447,7 @@ func ptr[T any](v T) *T { return &v }
 // TestRawLargeMessage: 1 MiB body crosses in many transfer frames.
 func TestRawLargeMessage(t *testing.T) {
 	eachPeer(t, func(t *testing.T, p *Peer) {
+		p.Require(t, FeatMultiFrameIn)
 		ctx := testCtx(t, time.Minute)
 		_, s := rawSession(t, p.URL, &amqp.ConnOptions{MaxFrameSize: 16 * 1024})
 		addr := p.Queue(uniqueName(t))

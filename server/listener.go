@@ -171,8 +171,11 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	err := s.ln.Close()
-	s.cancel()
+	// The close frames are queued before the handlers' contexts end, so
+	// that peers learn of the shutdown from the connection's close, not
+	// from links the handlers let go of.
 	s.CloseConnections(codec.ErrCondConnectionForced, "server shutting down")
+	s.cancel()
 	s.wg.Wait()
 	s.cfg.Logger.Info("amqp server closed", "url", s.URL())
 	if errors.Is(err, net.ErrClosed) {

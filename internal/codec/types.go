@@ -14,6 +14,20 @@ type Char rune
 // UUID is an AMQP uuid, RFC 4122 byte order.
 type UUID [16]byte
 
+// String formats u in the RFC 4122 text form,
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.
+func (u UUID) String() string {
+	const hexDigits = "0123456789abcdef"
+	b := make([]byte, 0, 36)
+	for i, x := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hexDigits[x>>4], hexDigits[x&0xf])
+	}
+	return string(b)
+}
+
 // Decimal32 is an AMQP decimal32 (IEEE 754-2008 decimal32, BID), kept as raw bytes.
 type Decimal32 [4]byte
 

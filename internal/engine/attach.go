@@ -179,9 +179,15 @@ func (c *Conn) endServe(l *Link) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l.serving = false
-	if l.replyPending {
+	switch {
+	case l.replyPending:
 		l.sess.answerDetachLocked(l)
-	} else if l.state == linkAttached {
+	case l.state == linkAttached && (c.closeSent || c.ctx.Err() != nil):
+		// The connection is closing (a server shutting down cancels the
+		// handlers' contexts): its close ends the link. A closing detach
+		// would tell the peer the terminus is gone, and a durable
+		// subscription would be.
+	case l.state == linkAttached:
 		_ = c.sendDetachLocked(l, true, e)
 	}
 	l.sess.servedLocked()

@@ -17,9 +17,9 @@ import (
 // back without a terminus, and its detach carried this error (§2.6.3).
 var ErrRefused = errors.New("amqp: link refused")
 
-// NewSession begins a session (§2.5.2) and waits until the peer's begin
-// answers it, ctx ends or the connection ends.
-func (c *Conn) NewSession(ctx context.Context) (*Session, error) {
+// NewSession begins a session on c (§2.5.2) and waits until the peer's
+// begin answers it, ctx ends or the connection ends.
+func NewSession(ctx context.Context, c *Conn) (*Session, error) {
 	c.mu.Lock()
 	if err := c.usableLocked(); err != nil {
 		c.mu.Unlock()
@@ -164,6 +164,12 @@ type AttachOptions struct {
 	// (see Link.SetCreditWindow; 0: the caller issues credit with
 	// IssueCredit).
 	CreditWindow uint32
+	// CreditAfterUse, for a receiving link, grants more credit only once
+	// the peer has used all of the last grant, so that a flow never
+	// overlaps transfers in flight: RabbitMQ 3.10 counts those twice and
+	// sends more than granted, which the engine must refuse
+	// (amqp:link:transfer-limit-exceeded).
+	CreditAfterUse bool
 }
 
 // AttachSender attaches a link on which we send, and waits until the peer
@@ -204,28 +210,29 @@ func (s *Session) attach(ctx context.Context, role Role, o *AttachOptions) (*Lin
 	}
 	lctx, cancel := context.WithCancel(c.ctx)
 	l := &Link{
-		conn:          c,
-		sess:          s,
-		name:          o.Name,
-		role:          role,
-		local:         true,
-		localSource:   o.Source,
-		localTarget:   o.Target,
-		localOffered:  o.OfferedCapabilities,
-		localDesired:  o.DesiredCapabilities,
-		localProps:    o.Properties,
-		localMaxMsg:   o.MaxMessageSize,
-		creditWindow:  o.CreditWindow,
-		replySndMode:  SenderSettleMixed,
-		replyRcvMode:  ReceiverSettleFirst,
-		sndSettleMode: SenderSettleMixed,
-		rcvSettleMode: ReceiverSettleFirst,
-		ctx:           lctx,
-		cancel:        cancel,
-		done:          make(chan struct{}),
-		changed:       make(chan struct{}),
-		attached:      make(chan struct{}),
-		state:         linkAttaching,
+		conn:           c,
+		sess:           s,
+		name:           o.Name,
+		role:           role,
+		local:          true,
+		localSource:    o.Source,
+		localTarget:    o.Target,
+		localOffered:   o.OfferedCapabilities,
+		localDesired:   o.DesiredCapabilities,
+		localProps:     o.Properties,
+		localMaxMsg:    o.MaxMessageSize,
+		creditWindow:   o.CreditWindow,
+		creditAfterUse: o.CreditAfterUse,
+		replySndMode:   SenderSettleMixed,
+		replyRcvMode:   ReceiverSettleFirst,
+		sndSettleMode:  SenderSettleMixed,
+		rcvSettleMode:  ReceiverSettleFirst,
+		ctx:            lctx,
+		cancel:         cancel,
+		done:           make(chan struct{}),
+		changed:        make(chan struct{}),
+		attached:       make(chan struct{}),
+		state:          linkAttaching,
 	}
 	if o.SndSettleMode != nil {
 		l.replySndMode = SenderSettleMode(*o.SndSettleMode)
@@ -330,6 +337,7 @@ func (s *Session) attachAnsweredLocked(l *Link, a *codec.Attach) error {
 			l.deliveryCount = *a.InitialDeliveryCount
 		}
 		l.receiver = newReceiver(l)
+		l.receiver.afterUse = l.creditAfterUse
 		if l.creditWindow > 0 {
 			l.linkCredit = l.creditWindow
 			_ = c.sendLinkFlowLocked(l, false)
@@ -384,4 +392,43 @@ func RemoteTarget(l *Link) *codec.Target {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return l.remoteTarget
+}
+
+// LinkEnd is how a link ended, read in one step (LinkEndOf).
+type LinkEnd struct {
+	// Ended is false while the link is attached (or attaching).
+	Ended bool
+	// Closed and Err are those of the detach that ended it (see
+	// Link.DetachReason).
+	Closed bool
+	Err    *codec.Error
+	// WithSession: the link ended because its session or its connection
+	// did, not by a detach of either side.
+	WithSession bool
+}
+
+// LinkEndOf reports how l ended. A waiter woken by the end of one of the
+// link's deliveries sees the link's end here: both change under the same
+// lock.
+func LinkEndOf(l *Link) LinkEnd {
+	c := l.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l.state != linkDetached && l.state != linkDetachSent {
+		return LinkEnd{}
+	}
+	return LinkEnd{Ended: true, Closed: l.closed, Err: l.detachErr, WithSession: l.endedWithSession}
+}
+
+// TakeBuffered stops r's automatic credit and returns the deliveries that
+// arrived but were not received yet, so that the caller can give them back
+// (release them) before closing the link.
+func TakeBuffered(r *Receiver) []*IncomingDelivery {
+	c := r.l.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r.window = 0
+	q := r.queue
+	r.queue = nil
+	return q
 }

@@ -304,6 +304,9 @@ func (c *Conn) teardown(cause error) {
 	c.ended = true
 	c.mu.Unlock()
 	c.cancel()
+	// Done as soon as the connection is over: what follows only flushes
+	// our last frames (a close) and lets the peer read them.
+	close(c.done)
 
 	if opened {
 		// Let the writer flush what is queued (our close, typically).
@@ -324,7 +327,6 @@ func (c *Conn) teardown(cause error) {
 	} else {
 		c.log.Debug("amqp connection ended")
 	}
-	close(c.done)
 }
 
 // lingerClose half-closes the socket and drains what the peer still sends

@@ -53,7 +53,6 @@ func (e *OpenError) Unwrap() error {
 // (rare for a client); nil refuses them.
 func Dial(ctx context.Context, nc net.Conn, id uint64, cfg *Config, opts OpenOptions) (*Conn, error) {
 	c := NewConn(nc, id, cfg)
-	c.client = true
 	c.br = bufio.NewReaderSize(nc, 32*1024)
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
@@ -154,13 +153,11 @@ func (c *Conn) run() {
 	}
 }
 
-// Client reports whether we opened the connection.
-func (c *Conn) Client() bool { return c.client }
-
-// CloseWait closes the connection with err (see Close) and waits until it
-// has ended: the peer answered our close, or the grace period passed, or
-// ctx ended.
-func (c *Conn) CloseWait(ctx context.Context, err error) error {
+// CloseWait closes c with err (see Conn.Close) and waits until it has
+// ended: the peer answered our close, or the grace period passed, or ctx
+// ended. (Functions, not methods, are the client's operations on types the
+// server package names as its own.)
+func CloseWait(ctx context.Context, c *Conn, err error) error {
 	_ = c.Close(err)
 	select {
 	case <-c.done:

@@ -81,6 +81,7 @@ type Link struct {
 
 	// Links we attached (Session.AttachSender, AttachReceiver).
 	local           bool
+	creditAfterUse  bool          // see AttachOptions.CreditAfterUse
 	remoteHandleSet bool          // the peer's attach has come
 	attached        chan struct{} // closed when the peer's attach answered ours
 	abandoned       bool          // the attach's caller gave up: detach on the answer
@@ -89,6 +90,9 @@ type Link struct {
 	// have detached, or the session or connection ended.
 	answered   chan struct{}
 	answerDone bool
+	// endedWithSession: the link ended because its session or connection
+	// did, not by a detach.
+	endedWithSession bool
 }
 
 // answeredChanLocked returns the channel closed once both ends have

@@ -17,6 +17,7 @@ type Receiver struct {
 	queue    []*IncomingDelivery
 	partial  *IncomingDelivery // multi-frame delivery being reassembled
 	window   uint32            // 0 = manual credit
+	afterUse bool              // top up only once the last grant is used
 	unsettld map[uint32]*IncomingDelivery
 	ended    bool
 }
@@ -94,7 +95,7 @@ func (r *Receiver) IssueCredit(n uint32) error {
 
 // topUpLocked restores the automatic credit window once half of it is used.
 func (r *Receiver) topUpLocked() {
-	if r.window == 0 || r.l.state != linkAttached {
+	if r.window == 0 || r.l.state != linkAttached || r.afterUse && r.l.linkCredit > 0 {
 		return
 	}
 	outstanding := r.l.linkCredit + uint32(len(r.queue))

@@ -234,13 +234,14 @@ func (c *Conn) freeSessionLocked(s *Session) {
 // endLocked detaches every link of the session because the session (or
 // the connection) ends.
 func (s *Session) endLocked(e *codec.Error) {
-	for _, l := range s.byRemote {
-		l.markDetachedLocked(false, e)
-		l.bothDetachedLocked()
-	}
-	for _, l := range s.byLocal {
-		l.markDetachedLocked(false, e)
-		l.bothDetachedLocked()
+	for _, m := range []map[uint32]*Link{s.byRemote, s.byLocal} {
+		for _, l := range m {
+			if l.state != linkDetached && l.state != linkDetachSent {
+				l.endedWithSession = true
+			}
+			l.markDetachedLocked(false, e)
+			l.bothDetachedLocked()
+		}
 	}
 }
 
