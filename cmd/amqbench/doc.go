@@ -21,7 +21,8 @@
 //	                  (default 1000); 1 means a loop of blocking sends
 //	-senders N        number of senders, each on its own link (default 1)
 //	-presettled       send pre-settled (at-most-once); -window is then moot
-//	-engine E         amq (this module's client, the default) or raw
+//	-engine E         amq (this module's client, the default) or goamqp
+//	                  (alias raw: github.com/Azure/go-amqp, the baseline)
 //	                  (github.com/Azure/go-amqp used directly)
 //	-rate N           total messages per second, paced by a ticker;
 //	                  0 (the default) sends as fast as the peer allows
