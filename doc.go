@@ -1,8 +1,8 @@
-// Package amq is an AMQP 1.0 messaging client for Go: a blocking,
-// context-aware facade over github.com/Azure/go-amqp that gives Go
-// programs what the Red Hat AMQ Python client (Qpid Proton) gives Python
-// programs, the Go way — no event loop, one goroutine per link, channels
-// to range over, plain errors.
+// Package amq is an AMQP 1.0 messaging client for Go: blocking and
+// context-aware, it gives Go programs what the Red Hat AMQ Python client
+// (Qpid Proton) gives Python programs, the Go way — no event loop, one
+// goroutine per link, channels to range over, plain errors. It runs on the
+// project's own AMQP engine, the one package server runs on too.
 //
 // # Connecting
 //

@@ -2,8 +2,8 @@
 // the performatives of the transport and security layers (parts 2 and 5),
 // the message format (part 3) and the frame layer (§2.3).
 //
-// It is shared by the server listener, the SASL layer and the frame tracer;
-// the client protocol engine itself is github.com/Azure/go-amqp.
+// It is shared by the protocol engine (internal/engine, both roles), the
+// SASL layer and the frame tracer.
 //
 // # Type mapping
 //
