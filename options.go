@@ -36,10 +36,11 @@ type ConnectOptions struct {
 	// TLS controls amqps connections.
 	TLS TLSOptions
 
-	// IdleTimeout is the idle time-out this client advertises: the peer must
-	// send something (at least a heartbeat) at least this often or the
-	// connection is considered dead. Default 60s; a negative value disables
-	// it.
+	// IdleTimeout: when nothing (not even a heartbeat) arrives from the peer
+	// for this long, the connection is considered dead and the client
+	// reconnects. Half of it is announced as the open's idle-time-out, as
+	// Proton does, so a peer heartbeating at the announced rate has a
+	// margin. Default 60s; a negative value announces and enforces nothing.
 	IdleTimeout time.Duration
 
 	// MaxFrameSize is the largest frame this client accepts. Default 65536.
