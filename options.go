@@ -46,6 +46,14 @@ type ConnectOptions struct {
 	// MaxFrameSize is the largest frame this client accepts. Default 65536.
 	MaxFrameSize uint32
 
+	// MaxMessageSize is the largest message the client accepts, in bytes.
+	// It is announced as the max-message-size of every receiving link;
+	// a peer that sends more (or a message that never ends) gets the link
+	// detached with amqp:link:message-size-exceeded, and the receiver
+	// fails with that error. Default DefaultMaxMessageSize; negative: no
+	// limit.
+	MaxMessageSize int64 `json:"-"`
+
 	// Properties are sent in the open frame's properties map.
 	Properties map[string]any
 
@@ -229,6 +237,7 @@ const (
 	DefaultCloseTimeout    = 5 * time.Second
 	DefaultMaxPendingSends = 1024
 	DefaultMaxPendingBytes = 64 << 20
+	DefaultMaxMessageSize  = 100 << 20
 	maxCredit              = 1 << 20
 )
 
@@ -252,13 +261,21 @@ func (c *connectConfig) prepareEngine() error {
 	if idle < 0 {
 		idle = 0
 	}
+	var maxMsg uint64
+	switch {
+	case c.MaxMessageSize == 0:
+		maxMsg = DefaultMaxMessageSize
+	case c.MaxMessageSize > 0:
+		maxMsg = uint64(c.MaxMessageSize)
+	}
 	c.engine = &engine.Config{
-		ContainerID:  c.ContainerID,
-		MaxFrameSize: c.MaxFrameSize,
-		ChannelMax:   clientChannelMax,
-		IdleTimeout:  idle,
-		Handler:      refuseLinks{},
-		Logger:       c.logger,
+		ContainerID:    c.ContainerID,
+		MaxFrameSize:   c.MaxFrameSize,
+		ChannelMax:     clientChannelMax,
+		IdleTimeout:    idle,
+		MaxMessageSize: maxMsg,
+		Handler:        refuseLinks{},
+		Logger:         c.logger,
 	}
 	if len(c.Properties) > 0 {
 		props, err := annotationsToCodec("connection property", c.Properties)

@@ -415,7 +415,7 @@ func (c *Conn) writeLoop() {
 	defer c.cfg.wgDone()
 	defer close(c.wdone)
 	var tick <-chan time.Time
-	half := c.peerIdle / 2
+	half := heartbeatInterval(c.peerIdle)
 	if half > 0 {
 		t := time.NewTicker(half / 2)
 		defer t.Stop()
@@ -464,6 +464,21 @@ func (c *Conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// MinHeartbeatInterval is the shortest interval between two heartbeats we
+// send, whatever idle time-out the peer announces: a peer announcing 1 ms
+// would otherwise have us write a thousand frames a second.
+const MinHeartbeatInterval = 100 * time.Millisecond
+
+// heartbeatInterval is how long our writer may stay silent: half the
+// idle time-out the peer announced (§2.4.5), but not below
+// MinHeartbeatInterval; 0 when the peer announced none.
+func heartbeatInterval(peerIdle time.Duration) time.Duration {
+	if peerIdle <= 0 {
+		return 0
+	}
+	return max(peerIdle/2, MinHeartbeatInterval)
 }
 
 // maxWriteBacklog is how many encoded bytes may wait for the writer before

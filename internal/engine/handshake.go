@@ -217,6 +217,14 @@ func (c *Conn) openExchange() error {
 		}
 		return fmt.Errorf("amqp: open exchange: %w", err)
 	}
+	if open.MaxFrameSize != 0 && open.MaxFrameSize < MinMaxFrameSize {
+		// §2.7.1: no frame size below 512 is allowed; a peer asking for one
+		// cannot be sent a transfer of any useful size.
+		e := &codec.Error{Condition: codec.ErrCondInvalidField, Description: fmt.Sprintf("max-frame-size %d is below the minimum of %d", open.MaxFrameSize, MinMaxFrameSize)}
+		_ = c.writeDirect(codec.FrameAMQP, ours)
+		_ = c.writeDirect(codec.FrameAMQP, &codec.Close{Error: e})
+		return fmt.Errorf("amqp: open exchange: %w", e)
+	}
 	c.negotiate(open)
 	if err := c.writeDirect(codec.FrameAMQP, ours); err != nil {
 		return err

@@ -1,0 +1,4 @@
+package engine
+
+// HeartbeatInterval exposes heartbeatInterval to the external tests.
+var HeartbeatInterval = heartbeatInterval
