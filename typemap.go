@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/amqgo/amq/amqptype"
 	"github.com/amqgo/amq/internal/codec"
 )
 
@@ -19,36 +20,31 @@ import (
 
 // Symbol is the AMQP symbol type: an ASCII string from a constrained
 // domain, used for annotation keys, capabilities and conditions.
-type Symbol = codec.Symbol
+type Symbol = amqptype.Symbol
 
 // UUID is the AMQP uuid type, in RFC 4122 byte order.
-type UUID = codec.UUID
+type UUID = amqptype.UUID
 
 // Char is the AMQP char type: one Unicode code point. (A Go rune is an
 // int32 and travels as an AMQP int.)
-type Char = codec.Char
+type Char = amqptype.Char
 
 // Decimal32 is the AMQP decimal32 type: an IEEE 754-2008 decimal32 in its
 // binary encoding, as on the wire.
-type Decimal32 = codec.Decimal32
+type Decimal32 = amqptype.Decimal32
 
 // Decimal64 is the AMQP decimal64 type (IEEE 754-2008 decimal64).
-type Decimal64 = codec.Decimal64
+type Decimal64 = amqptype.Decimal64
 
 // Decimal128 is the AMQP decimal128 type (IEEE 754-2008 decimal128).
-type Decimal128 = codec.Decimal128
+type Decimal128 = amqptype.Decimal128
 
 // Described is an AMQP described value: a descriptor (an amq.Symbol such
 // as "com.example:point", or a uint64: domain-id<<32 | descriptor-id) and
 // a value of any type of the map. Values described by AMQP's own
 // descriptors (domain 0, below 256: outcomes, performatives) arrive as a
 // Described too.
-type Described struct {
-	// Descriptor is an amq.Symbol or a uint64.
-	Descriptor any
-	// Value is the described value, of any type of the type map.
-	Value any
-}
+type Described = amqptype.Described
 
 // Array is an AMQP array that no typed Go slice says: an array of ubyte (a
 // []uint8 is binary), of lists, maps, arrays or described values, of nulls,
@@ -56,13 +52,7 @@ type Described struct {
 // all have the same Go type. Arrays of the other element types are typed
 // slices ([]int32, []string, []amq.Symbol, …) both ways; an Array of them
 // is sent as the same AMQP array.
-type Array struct {
-	// Descriptor, when not nil, describes every element: an amq.Symbol or
-	// a uint64. Values then hold the undescribed element values.
-	Descriptor any
-	// Values are the elements, all of one AMQP type.
-	Values []any
-}
+type Array = amqptype.Array
 
 // maxValueDepth bounds the nesting of values converted either way; the
 // codec bounds what a peer sends the same way.
@@ -182,7 +172,7 @@ func decimalArray[T Decimal32 | Decimal64 | Decimal128](code codec.TypeCode, x [
 }
 
 func arrayToCodec(x Array, depth int) (any, error) {
-	ca := codec.Array{Values: make([]any, len(x.Values))}
+	ca := codec.Array{Elem: x.Elem, Values: make([]any, len(x.Values))}
 	if x.Descriptor != nil {
 		d, err := descriptor(x.Descriptor)
 		if err != nil {
@@ -269,7 +259,13 @@ func fromCodec(v any, depth int) any {
 				return out
 			}
 		}
+		// Elem is kept for an empty array only, whose element type could
+		// not be told from its values: the others compare equal to the
+		// Array a program builds, which leaves Elem to be inferred.
 		a := Array{Values: make([]any, len(x.Values))}
+		if len(x.Values) == 0 {
+			a.Elem = x.Elem
+		}
 		if x.Descriptor != nil {
 			a.Descriptor = fromCodec(x.Descriptor, depth+1)
 		}

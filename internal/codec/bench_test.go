@@ -11,7 +11,7 @@ func typicalMessage() *Message {
 	return &Message{
 		Header:                &Header{Durable: true},
 		Properties:            &Properties{MessageID: "id-000042", To: ptr("queue1"), ContentType: ptr(Symbol("text/plain"))},
-		ApplicationProperties: Map{{"k", int64(1)}, {"trace", "abc"}},
+		ApplicationProperties: Map{{Key: "k", Value: int64(1)}, {Key: "trace", Value: "abc"}},
 		Data:                  [][]byte{[]byte("hello, this is a typical message body")},
 	}
 }

@@ -116,7 +116,12 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return appendArray(b, *v, depth)
 	case Error:
-		return v.appendAMQP(b)
+		return appendError(b, &v)
+	case *Error:
+		if v == nil {
+			return append(b, byte(TypeNull)), nil
+		}
+		return appendError(b, v)
 	case marshaler:
 		if isNilPointer(v) {
 			return append(b, byte(TypeNull)), nil

@@ -2,25 +2,6 @@ package codec
 
 import "fmt"
 
-// Error is the AMQP error type (§2.8.14), carried by Detach, End, Close
-// and Rejected. It implements error.
-type Error struct {
-	// Condition is the error condition, e.g. ErrCondNotFound. Mandatory.
-	Condition Symbol
-	// Description is a human-readable text; "" is absent.
-	Description string
-	// Info holds extra information; nil is absent.
-	Info Map
-}
-
-// Error returns "condition: description".
-func (e *Error) Error() string {
-	if e.Description == "" {
-		return string(e.Condition)
-	}
-	return string(e.Condition) + ": " + e.Description
-}
-
 // Standard AMQP error conditions (§2.8.15 – §2.8.18).
 const (
 	ErrCondInternalError         Symbol = "amqp:internal-error"
@@ -103,7 +84,7 @@ func (e *ProtoHeaderError) Error() string {
 
 const descError = 0x1d
 
-func (e *Error) appendAMQP(b []byte) ([]byte, error) {
+func appendError(b []byte, e *Error) ([]byte, error) {
 	w := newFieldWriter(b, descError)
 	w.sym(e.Condition, true)
 	w.str(e.Description, e.Description != "")

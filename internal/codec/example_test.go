@@ -15,7 +15,7 @@ func ExampleMarshal() {
 	fmt.Printf("%#v %d\n", v, n)
 	// Output:
 	// c0 0f 04 52 01 a1 02 68 69 a3 05 71 75 65 75 65 40
-	// codec.List{0x1, "hi", "queue", interface {}(nil)} 17
+	// amqptype.List{0x1, "hi", "queue", interface {}(nil)} 17
 }
 
 func ExampleMap() {

@@ -148,7 +148,7 @@ func TestAppendFrameErrors(t *testing.T) {
 		"payload without body":    {Payload: []byte{1}},
 		"payload after close":     {Body: &Close{}, Payload: []byte{1}},
 		"nil pointer body":        {Body: (*Close)(nil)},
-		"bad field":               {Body: &Open{Properties: Map{{"k", struct{}{}}}}},
+		"bad field":               {Body: &Open{Properties: Map{{Key: "k", Value: struct{}{}}}}},
 	} {
 		b, err := AppendFrame([]byte{9}, f)
 		if err == nil || !bytes.Equal(b, []byte{9}) {

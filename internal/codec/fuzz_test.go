@@ -12,8 +12,8 @@ import (
 func seedValues(f *testing.F) {
 	for _, v := range []any{
 		nil, true, uint32(300), int64(-1), 1.5, "s", Symbol("sym"), []byte{1}, ts(5), UUID{1}, Char('x'), Decimal64{},
-		List{uint32(1), "a", List{}}, Map{{Symbol("k"), []int32{1, 2}}}, list300, mapLarge, nested,
-		Described{uint64(0x77), Map{}}, Array{Descriptor: Symbol("d"), Elem: TypeList8, Values: []any{List{true}}},
+		List{uint32(1), "a", List{}}, Map{{Key: Symbol("k"), Value: []int32{1, 2}}}, list300, mapLarge, nested,
+		Described{Descriptor: uint64(0x77), Value: Map{}}, Array{Descriptor: Symbol("d"), Elem: TypeList8, Values: []any{List{true}}},
 		[]string{long300}, [][]byte{{}}, []bool{true},
 	} {
 		b, err := Marshal(v)
@@ -62,7 +62,7 @@ func FuzzUnmarshal(f *testing.F) {
 func FuzzUnmarshalMessage(f *testing.F) {
 	for _, m := range []*Message{
 		fullMessage(), {}, {Value: "v", HasValue: true}, {Sequence: []List{{int32(1)}}},
-		{Properties: &Properties{MessageID: "id", To: ptr("q")}, ApplicationProperties: Map{{"k", int64(1)}}, Data: [][]byte{[]byte("hello")}},
+		{Properties: &Properties{MessageID: "id", To: ptr("q")}, ApplicationProperties: Map{{Key: "k", Value: int64(1)}}, Data: [][]byte{[]byte("hello")}},
 	} {
 		b, err := m.MarshalBinary()
 		if err != nil {

@@ -69,7 +69,7 @@ func (p *peer) serve() error {
 		switch b := f.Body.(type) {
 		case *Open:
 			p.write(0, &Open{ContainerID: "codec-peer", MaxFrameSize: 65536, ChannelMax: ptr(uint16(9)), IdleTimeOut: 60000,
-				OfferedCapabilities: []Symbol{"ANONYMOUS-RELAY"}, Properties: Map{{Symbol("product"), "codec-test"}}}, nil)
+				OfferedCapabilities: []Symbol{"ANONYMOUS-RELAY"}, Properties: Map{{Key: Symbol("product"), Value: "codec-test"}}}, nil)
 		case *Begin:
 			p.write(f.Channel, &Begin{RemoteChannel: ptr(f.Channel), NextOutgoingID: 0, IncomingWindow: 5000, OutgoingWindow: 5000, HandleMax: ptr(uint32(255))}, nil)
 		case *Attach:
@@ -126,9 +126,9 @@ func TestGoAMQPClientAgainstCodecPeer(t *testing.T) {
 		t: t,
 		toSend: &Message{
 			Header:                &Header{Durable: true, Priority: ptr(uint8(6))},
-			MessageAnnotations:    Map{{Symbol("x-opt-jms-msg-type"), int8(5)}},
+			MessageAnnotations:    Map{{Key: Symbol("x-opt-jms-msg-type"), Value: int8(5)}},
 			Properties:            &Properties{MessageID: "m-1", To: ptr("q"), CreationTime: &now, ContentType: ptr(Symbol("text/plain"))},
-			ApplicationProperties: Map{{"color", "red"}, {"n", int64(7)}},
+			ApplicationProperties: Map{{Key: "color", Value: "red"}, {Key: "n", Value: int64(7)}},
 			Value:                 "from codec", HasValue: true,
 		},
 		received: make(chan *Message, 10),
@@ -179,7 +179,7 @@ func TestGoAMQPClientAgainstCodecPeer(t *testing.T) {
 	got := <-p.received
 	want := &Message{
 		Properties:            &Properties{MessageID: uint64(1), Subject: &subject},
-		ApplicationProperties: Map{{"k", "v"}},
+		ApplicationProperties: Map{{Key: "k", Value: "v"}},
 		Data:                  [][]byte{[]byte("hello from go-amqp")},
 	}
 	if !reflect.DeepEqual(got, want) {

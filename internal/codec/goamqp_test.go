@@ -74,12 +74,12 @@ func TestGoAMQPToCodec(t *testing.T) {
 			t.Errorf("%s = %#v\nwant %#v", name, got, want)
 		}
 	}
-	check("DeliveryAnnotations", m.DeliveryAnnotations, Map{{Symbol("x-opt-d"), "d"}})
-	check("MessageAnnotations", m.MessageAnnotations, Map{{Symbol("x-opt-jms-msg-type"), int8(5)}, {int64(7), "seven"}})
+	check("DeliveryAnnotations", m.DeliveryAnnotations, Map{{Key: Symbol("x-opt-d"), Value: "d"}})
+	check("MessageAnnotations", m.MessageAnnotations, Map{{Key: Symbol("x-opt-jms-msg-type"), Value: int8(5)}, {Key: int64(7), Value: "seven"}})
 	check("ApplicationProperties", m.ApplicationProperties, Map{
-		{"s", "v"}, {"i32", int32(-70000)}, {"i64", int64(1) << 40}, {"u8", uint8(1)}, {"f", 1.5}, {"b", true}, {"t", now}, {"sym", Symbol("sy")},
+		{Key: "s", Value: "v"}, {Key: "i32", Value: int32(-70000)}, {Key: "i64", Value: int64(1) << 40}, {Key: "u8", Value: uint8(1)}, {Key: "f", Value: 1.5}, {Key: "b", Value: true}, {Key: "t", Value: now}, {Key: "sym", Value: Symbol("sy")},
 	})
-	check("Footer", m.Footer, Map{{Symbol("x-opt-f"), int64(1)}})
+	check("Footer", m.Footer, Map{{Key: Symbol("x-opt-f"), Value: int64(1)}})
 	if !reflect.DeepEqual(m.Data, [][]byte{[]byte("hello"), []byte("world")}) || m.HasValue || m.Sequence != nil {
 		t.Errorf("body = %q %v %v", m.Data, m.HasValue, m.Sequence)
 	}
@@ -114,8 +114,8 @@ func TestCodecToGoAMQP(t *testing.T) {
 	now := time.UnixMilli(1700000000123).UTC()
 	in := fullMessage()
 	in.Properties.AbsoluteExpiryTime = &now
-	in.ApplicationProperties = Map{{"s", "v"}, {"i", int32(-1)}, {"l", int64(1) << 40}, {"b", true}, {"t", now}, {"u", UUID{5}}, {"sym", Symbol("x")}}
-	in.MessageAnnotations = Map{{Symbol("x-opt-jms-msg-type"), int8(5)}, {uint64(7), "seven"}}
+	in.ApplicationProperties = Map{{Key: "s", Value: "v"}, {Key: "i", Value: int32(-1)}, {Key: "l", Value: int64(1) << 40}, {Key: "b", Value: true}, {Key: "t", Value: now}, {Key: "u", Value: UUID{5}}, {Key: "sym", Value: Symbol("x")}}
+	in.MessageAnnotations = Map{{Key: Symbol("x-opt-jms-msg-type"), Value: int8(5)}, {Key: uint64(7), Value: "seven"}}
 	in.Header.Priority = ptr(uint8(7))
 	in.Header.TTL = ptr(uint32(1500))
 	enc, err := in.MarshalBinary()
@@ -170,7 +170,7 @@ func TestCodecToGoAMQP(t *testing.T) {
 		{&Message{Value: List{int64(1), "x"}, HasValue: true}, func(m *amqp.Message) bool { return reflect.DeepEqual(m.Value, []any{int64(1), "x"}) }},
 		{&Message{Value: []string{"a", "b"}, HasValue: true}, func(m *amqp.Message) bool { return reflect.DeepEqual(m.Value, []string{"a", "b"}) }},
 		{&Message{Value: []int64{1, 2}, HasValue: true}, func(m *amqp.Message) bool { return reflect.DeepEqual(m.Value, []int64{1, 2}) }},
-		{&Message{Value: Map{{"k", uint32(300)}}, HasValue: true}, func(m *amqp.Message) bool { return reflect.DeepEqual(m.Value, map[string]any{"k": uint32(300)}) }},
+		{&Message{Value: Map{{Key: "k", Value: uint32(300)}}, HasValue: true}, func(m *amqp.Message) bool { return reflect.DeepEqual(m.Value, map[string]any{"k": uint32(300)}) }},
 		{&Message{Value: make([]byte, 70000), HasValue: true}, func(m *amqp.Message) bool { return len(m.Value.([]byte)) == 70000 }},
 		{&Message{Sequence: []List{{"a"}, {int32(2)}}}, func(m *amqp.Message) bool { return reflect.DeepEqual(m.Sequence, [][]any{{"a"}, {int32(2)}}) }},
 	} {

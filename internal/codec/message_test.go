@@ -12,16 +12,16 @@ func fullMessage() *Message {
 	now := ts(1700000000123)
 	return &Message{
 		Header:              &Header{Durable: true, Priority: ptr(uint8(0)), TTL: ptr(uint32(0)), FirstAcquirer: true, DeliveryCount: 3},
-		DeliveryAnnotations: Map{{Symbol("x-opt-d"), "d"}},
-		MessageAnnotations:  Map{{Symbol("x-opt-jms-msg-type"), int8(5)}, {uint64(7), nil}},
+		DeliveryAnnotations: Map{{Key: Symbol("x-opt-d"), Value: "d"}},
+		MessageAnnotations:  Map{{Key: Symbol("x-opt-jms-msg-type"), Value: int8(5)}, {Key: uint64(7), Value: nil}},
 		Properties: &Properties{
 			MessageID: UUID{1, 2, 3}, UserID: []byte("user"), To: ptr("queue1"), Subject: ptr(""), ReplyTo: ptr("reply"),
 			CorrelationID: uint64(42), ContentType: ptr(Symbol("text/plain")), ContentEncoding: ptr(Symbol("gzip")),
 			AbsoluteExpiryTime: &now, CreationTime: ptr(ts(0)), GroupID: ptr("g"), GroupSequence: ptr(uint32(0)), ReplyToGroupID: ptr("rg"),
 		},
-		ApplicationProperties: Map{{"s", "v"}, {"i", int32(-1)}, {"b", true}, {"n", nil}, {"t", now}},
+		ApplicationProperties: Map{{Key: "s", Value: "v"}, {Key: "i", Value: int32(-1)}, {Key: "b", Value: true}, {Key: "n", Value: nil}, {Key: "t", Value: now}},
 		Data:                  [][]byte{[]byte("hello"), {}, bytes.Repeat([]byte{0xfe}, 1000)},
-		Footer:                Map{{Symbol("x-opt-hash"), []byte{1}}},
+		Footer:                Map{{Key: Symbol("x-opt-hash"), Value: []byte{1}}},
 	}
 }
 
@@ -31,8 +31,8 @@ func TestMessageRoundTrip(t *testing.T) {
 		"full":              fullMessage(),
 		"value string":      {Value: "hello", HasValue: true},
 		"value null":        {HasValue: true},
-		"value described":   {Value: Described{uint64(1), List{}}, HasValue: true},
-		"value map":         {Value: Map{{"k", List{int64(1), []string{"a"}}}}, HasValue: true},
+		"value described":   {Value: Described{Descriptor: uint64(1), Value: List{}}, HasValue: true},
+		"value map":         {Value: Map{{Key: "k", Value: List{int64(1), []string{"a"}}}}, HasValue: true},
 		"sequence":          {Sequence: []List{{int32(1), "two"}, {}}},
 		"empty sections":    {DeliveryAnnotations: Map{}, MessageAnnotations: Map{}, ApplicationProperties: Map{}, Footer: Map{}, Properties: &Properties{}, Header: &Header{}},
 		"properties string": {Properties: &Properties{MessageID: "id", CorrelationID: []byte{9}}},
@@ -128,8 +128,8 @@ func TestUnmarshalMessageErrors(t *testing.T) {
 func TestMessageEncodeError(t *testing.T) {
 	for _, m := range []*Message{
 		{Value: struct{}{}, HasValue: true},
-		{ApplicationProperties: Map{{"k", make(chan int)}}},
-		{MessageAnnotations: Map{{"k", struct{}{}}}},
+		{ApplicationProperties: Map{{Key: "k", Value: make(chan int)}}},
+		{MessageAnnotations: Map{{Key: "k", Value: struct{}{}}}},
 		{Properties: &Properties{MessageID: struct{}{}}},
 	} {
 		if b, err := AppendMessage([]byte{1}, m); err == nil || !bytes.Equal(b, []byte{1}) {

@@ -28,7 +28,7 @@ func ptr[T any](v T) *T { return &v }
 // values that differ from the defaults (including explicit zeros where
 // zero differs from absent).
 func fullPerformatives() []Performative {
-	info := Map{{Symbol("k"), "v"}}
+	info := Map{{Key: Symbol("k"), Value: "v"}}
 	caps := []Symbol{"a", "b"}
 	return []Performative{
 		&Open{ContainerID: "container", Hostname: "host", MaxFrameSize: 65536, ChannelMax: ptr(uint16(0)), IdleTimeOut: 30000,
@@ -37,12 +37,12 @@ func fullPerformatives() []Performative {
 			OfferedCapabilities: caps, DesiredCapabilities: caps, Properties: info},
 		&Attach{Name: "link", Handle: 7, Role: RoleReceiver, SndSettleMode: ptr(SenderSettleModeUnsettled), RcvSettleMode: ptr(ReceiverSettleModeFirst),
 			Source: &Source{Address: "q", Durable: DurabilityUnsettled, ExpiryPolicy: ExpiryNever, Timeout: 5, Dynamic: true,
-				DynamicNodeProperties: Map{{Symbol("lifetime-policy"), Described{uint64(0x2b), List{}}}}, DistributionMode: DistributionCopy,
-				Filter:         Map{{Symbol("sel"), Described{Symbol("apache.org:selector-filter:string"), "a = 1"}}},
+				DynamicNodeProperties: Map{{Key: Symbol("lifetime-policy"), Value: Described{Descriptor: uint64(0x2b), Value: List{}}}}, DistributionMode: DistributionCopy,
+				Filter:         Map{{Key: Symbol("sel"), Value: Described{Descriptor: Symbol("apache.org:selector-filter:string"), Value: "a = 1"}}},
 				DefaultOutcome: &Modified{DeliveryFailed: true}, Outcomes: []Symbol{"amqp:accepted:list"}, Capabilities: []Symbol{"topic"}},
 			Target: &Target{Address: "t", Durable: DurabilityConfiguration, ExpiryPolicy: ExpiryLinkDetach, Timeout: 1, Dynamic: true,
 				DynamicNodeProperties: info, Capabilities: []Symbol{"queue"}},
-			Unsettled: Map{{[]byte{1}, Described{uint64(0x24), List{}}}}, IncompleteUnsettled: true, InitialDeliveryCount: ptr(uint32(0)),
+			Unsettled: Map{{Key: []byte{1}, Value: Described{Descriptor: uint64(0x24), Value: List{}}}}, IncompleteUnsettled: true, InitialDeliveryCount: ptr(uint32(0)),
 			MaxMessageSize: 1 << 40, OfferedCapabilities: caps, DesiredCapabilities: caps, Properties: info},
 		&Attach{Name: "txn", Handle: 0, Role: RoleSender, Coordinator: &Coordinator{Capabilities: []Symbol{"amqp:local-transactions"}}},
 		&Flow{NextIncomingID: ptr(uint32(0)), IncomingWindow: 100, NextOutgoingID: 1 << 31, OutgoingWindow: 0xffffffff, Handle: ptr(uint32(0)),
@@ -53,10 +53,10 @@ func fullPerformatives() []Performative {
 		&Disposition{Role: RoleReceiver, First: 0, Last: ptr(uint32(0)), Settled: true, State: &Rejected{Error: &Error{Condition: ErrCondNotFound, Description: "d", Info: info}}, Batchable: true},
 		&Disposition{Role: RoleSender, First: 3, State: &Released{}},
 		&Disposition{Role: RoleReceiver, First: 3, State: &Declared{TxnID: []byte{1, 2}}},
-		&Disposition{Role: RoleReceiver, First: 3, State: &UnknownState{Raw: Described{uint64(0x99), List{true}}}},
+		&Disposition{Role: RoleReceiver, First: 3, State: &UnknownState{Raw: Described{Descriptor: uint64(0x99), Value: List{true}}}},
 		&Detach{Handle: 0, Closed: true, Error: &Error{Condition: ErrCondStolen}},
 		&End{Error: &Error{Condition: ErrCondErrantLink, Description: "x"}},
-		&Close{Error: &Error{Condition: ErrCondConnectionForced, Info: Map{{Symbol("network-host"), "h"}}}},
+		&Close{Error: &Error{Condition: ErrCondConnectionForced, Info: Map{{Key: Symbol("network-host"), Value: "h"}}}},
 		&SASLMechanisms{Mechanisms: []Symbol{"PLAIN", "ANONYMOUS"}},
 		&SASLInit{Mechanism: "PLAIN", InitialResponse: []byte("\x00user\x00pass"), Hostname: "h"},
 		&SASLChallenge{Challenge: []byte("c")},
@@ -235,9 +235,9 @@ func TestDecodePerformativeErrors(t *testing.T) {
 func TestDeliveryStateDecode(t *testing.T) {
 	for _, s := range []DeliveryState{
 		&Accepted{}, &Released{}, &Received{SectionNumber: 1, SectionOffset: 1 << 40}, &Rejected{}, &Rejected{Error: &Error{Condition: ErrCondInternalError}},
-		&Modified{}, &Modified{UndeliverableHere: true, MessageAnnotations: Map{{Symbol("x-opt-a"), int64(1)}}},
+		&Modified{}, &Modified{UndeliverableHere: true, MessageAnnotations: Map{{Key: Symbol("x-opt-a"), Value: int64(1)}}},
 		&Declared{TxnID: []byte{9}}, &TransactionalState{TxnID: []byte{9}},
-		&UnknownState{Raw: Described{Symbol("vendor:state"), nil}},
+		&UnknownState{Raw: Described{Descriptor: Symbol("vendor:state"), Value: nil}},
 	} {
 		enc, err := Marshal(s)
 		if err != nil {

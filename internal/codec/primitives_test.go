@@ -105,11 +105,11 @@ var (
 		}
 		return l
 	}()
-	nested   = List{List{List{Map{{Symbol("k"), List{}}}}}}
+	nested   = List{List{List{Map{{Key: Symbol("k"), Value: List{}}}}}}
 	mapLarge = func() Map {
 		m := Map{}
 		for i := range 100 {
-			m = append(m, MapEntry{int32(i * 1000), "v"})
+			m = append(m, MapEntry{Key: int32(i * 1000), Value: "v"})
 		}
 		return m
 	}()
@@ -192,15 +192,15 @@ func TestPrimitiveRoundTrip(t *testing.T) {
 		{"list32", list300, "d0 00000130 0000012c " + strings.Repeat("43", 300), nil},
 		{"nested", nested, "", nil},
 		{"map8 empty", Map{}, "c1 01 00", nil},
-		{"map8", Map{{Symbol("a"), int64(1)}, {"a", nil}}, "c1 0a 04 a3 01 61 55 01 a1 01 61 40", nil},
+		{"map8", Map{{Key: Symbol("a"), Value: int64(1)}, {Key: "a", Value: nil}}, "c1 0a 04 a3 01 61 55 01 a1 01 61 40", nil},
 		{"map32", mapLarge, "", nil},
-		{"map binary key", Map{{[]byte{1}, List{}}}, "c1 05 02 a0 01 01 45", nil},
-		{"go map sorted", map[string]any{"b": uint8(2), "a": uint8(1)}, "c1 0b 04 a1 01 61 50 01 a1 01 62 50 02", Map{{"a", uint8(1)}, {"b", uint8(2)}}},
-		{"go symbol map", map[Symbol]any{"x": nil}, "c1 05 02 a3 01 78 40", Map{{Symbol("x"), nil}}},
-		{"described ulong", Described{uint64(0x77), "v"}, "00 53 77 a1 01 76", nil},
-		{"described symbol", Described{Symbol("x:y"), List{}}, "00 a3 03 783a79 45", nil},
-		{"described pointer", &Described{uint64(1), nil}, "00 53 01 40", Described{uint64(1), nil}},
-		{"described in described", Described{uint64(1), Described{uint64(2), true}}, "00 53 01 00 53 02 41", nil},
+		{"map binary key", Map{{Key: []byte{1}, Value: List{}}}, "c1 05 02 a0 01 01 45", nil},
+		{"go map sorted", map[string]any{"b": uint8(2), "a": uint8(1)}, "c1 0b 04 a1 01 61 50 01 a1 01 62 50 02", Map{{Key: "a", Value: uint8(1)}, {Key: "b", Value: uint8(2)}}},
+		{"go symbol map", map[Symbol]any{"x": nil}, "c1 05 02 a3 01 78 40", Map{{Key: Symbol("x"), Value: nil}}},
+		{"described ulong", Described{Descriptor: uint64(0x77), Value: "v"}, "00 53 77 a1 01 76", nil},
+		{"described symbol", Described{Descriptor: Symbol("x:y"), Value: List{}}, "00 a3 03 783a79 45", nil},
+		{"described pointer", &Described{Descriptor: uint64(1), Value: nil}, "00 53 01 40", Described{Descriptor: uint64(1), Value: nil}},
+		{"described in described", Described{Descriptor: uint64(1), Value: Described{Descriptor: uint64(2), Value: true}}, "00 53 01 00 53 02 41", nil},
 		{"array bool", []bool{true, false}, "e0 04 02 56 01 00", nil},
 		{"array empty int", []int32{}, "e0 02 00 71", nil},
 		{"array int8", []int8{-1, 2}, "e0 04 02 51 ff 02", nil},
@@ -232,7 +232,7 @@ func TestPrimitiveRoundTrip(t *testing.T) {
 		{"array empty generic", Array{}, "e0 02 00 40", Array{Elem: TypeNull, Values: []any{}}},
 		{"array of nulls", Array{Elem: TypeNull, Values: []any{nil, nil}}, "e0 02 02 40", nil},
 		{"array of lists", Array{Elem: TypeList0, Values: []any{List{}, List{true}}}, "e0 13 02 d0 00000004 00000000 00000005 00000001 41", Array{Elem: TypeList32, Values: []any{List{}, List{true}}}},
-		{"array of maps", Array{Elem: TypeMap8, Values: []any{Map{{"k", "v"}}}}, "", nil},
+		{"array of maps", Array{Elem: TypeMap8, Values: []any{Map{{Key: "k", Value: "v"}}}}, "", nil},
 		{"array of arrays", Array{Elem: TypeArray8, Values: []any{[]int32{1}, []string{"x"}}}, "", nil},
 		{"array described", Array{Descriptor: Symbol("d"), Elem: TypeStr8, Values: []any{"a", long300}}, "", Array{Descriptor: Symbol("d"), Elem: TypeStr32, Values: []any{"a", long300}}},
 		{"array described ulong", Array{Descriptor: uint64(0x28), Elem: TypeList32, Values: []any{List{"q"}}}, "", nil},
@@ -261,7 +261,7 @@ func TestPrimitiveRoundTrip(t *testing.T) {
 			[]UUID{{}}, [][]byte{{}}, []string{""}, []Symbol{""},
 			Array{Elem: TypeList32, Values: []any{List{}}}, Array{Elem: TypeMap32, Values: []any{Map{}}}, Array{Elem: TypeArray32, Values: []any{[]int32{}}},
 		}},
-		{"list of everything", List{nil, true, uint8(1), int16(-2), float64(3), ts(4), UUID{}, []byte("b"), "s", Symbol("y"), Map{}, []int32{5}, Described{uint64(9), List{}}}, "", nil},
+		{"list of everything", List{nil, true, uint8(1), int16(-2), float64(3), ts(4), UUID{}, []byte("b"), "s", Symbol("y"), Map{}, []int32{5}, Described{Descriptor: uint64(9), Value: List{}}}, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -329,7 +329,7 @@ func TestDecodeAlternativeEncodings(t *testing.T) {
 		{"list32 empty", "d0 00000004 00000000", List{}},
 		{"list32 short", "d0 00000005 00000001 40", List{nil}},
 		{"map32 empty", "d1 00000004 00000000", Map{}},
-		{"map32", "d1 00000008 00000002 43 a1 01 62", Map{{uint32(0), "b"}}},
+		{"map32", "d1 00000008 00000002 43 a1 01 62", Map{{Key: uint32(0), Value: "b"}}},
 		{"array32", "f0 00000007 00000002 51 01 02", []int8{1, 2}},
 		{"array true ctor", "e0 02 03 41", []bool{true, true, true}},
 		{"array false ctor", "e0 02 02 42", []bool{false, false}},
@@ -351,9 +351,9 @@ func TestDecodeAlternativeEncodings(t *testing.T) {
 		{"array ubyte", "e0 03 01 50 09", Array{Elem: TypeUbyte, Values: []any{uint8(9)}}},
 		{"array decimal64", "e0 0a 01 84 0000000000000001", Array{Elem: TypeDecimal64, Values: []any{Decimal64{7: 1}}}},
 		{"array decimal128", "e0 12 01 94 00000000000000000000000000000001", Array{Elem: TypeDecimal128, Values: []any{Decimal128{15: 1}}}},
-		{"described ulong0 descriptor", "00 44 45", Described{uint64(0), List{}}},
-		{"described ulong descriptor", "00 80 0000000000000010 45", Described{uint64(0x10), List{}}},
-		{"described sym32 descriptor", "00 b3 00000001 78 40", Described{Symbol("x"), nil}},
+		{"described ulong0 descriptor", "00 44 45", Described{Descriptor: uint64(0), Value: List{}}},
+		{"described ulong descriptor", "00 80 0000000000000010 45", Described{Descriptor: uint64(0x10), Value: List{}}},
+		{"described sym32 descriptor", "00 b3 00000001 78 40", Described{Descriptor: Symbol("x"), Value: nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -438,12 +438,12 @@ func TestEncodeErrors(t *testing.T) {
 		"unsupported type":        struct{}{},
 		"chan":                    make(chan int),
 		"nested unsupported":      List{1, struct{}{}},
-		"map key unsupported":     Map{{struct{}{}, 1}},
-		"map value unsupported":   Map{{1, struct{}{}}},
+		"map key unsupported":     Map{{Key: struct{}{}, Value: 1}},
+		"map value unsupported":   Map{{Key: 1, Value: struct{}{}}},
 		"bad descriptor":          Described{Descriptor: "string", Value: nil},
 		"array mixed types":       Array{Elem: TypeInt, Values: []any{int32(1), "x"}},
 		"array inferred mixed":    Array{Values: []any{"x", Symbol("y")}},
-		"array described element": Array{Values: []any{Described{uint64(1), nil}}},
+		"array described element": Array{Values: []any{Described{Descriptor: uint64(1), Value: nil}}},
 		"array bad descriptor":    Array{Descriptor: 1, Elem: TypeNull},
 		"too deep":                deep,
 	} {

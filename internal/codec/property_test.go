@@ -159,11 +159,11 @@ func (g gen) value(depth int) any {
 	case 1:
 		m := make(Map, g.r.Intn(5))
 		for i := range m {
-			m[i] = MapEntry{g.value(depth - 2), g.value(depth - 1)}
+			m[i] = MapEntry{Key: g.value(depth - 2), Value: g.value(depth - 1)}
 		}
 		return m
 	case 2:
-		return Described{g.descriptor(), g.value(depth - 1)}
+		return Described{Descriptor: g.descriptor(), Value: g.value(depth - 1)}
 	case 3:
 		return g.typedArray()
 	case 4:
@@ -258,7 +258,7 @@ func (g gen) fillValue(v reflect.Value, depth int) {
 	case reflect.TypeOf(Map(nil)):
 		m := Map{}
 		for range g.r.Intn(3) {
-			m = append(m, MapEntry{Symbol(g.str(5)), g.value(depth)})
+			m = append(m, MapEntry{Key: Symbol(g.str(5)), Value: g.value(depth)})
 		}
 		v.Set(reflect.ValueOf(m))
 		return
