@@ -53,12 +53,13 @@ func linkEndErr(op, address string, l *engine.Link) error {
 // loss to be re-attached at once again; see healPace.
 const linkStableAfter = time.Second
 
-// healPace paces the re-attaches of one link across its losses. A link
-// lost again within linkStableAfter of its last re-attach carries on with
-// the back-off schedule instead of starting it again with an immediate
-// attempt: a peer that takes every new link away at once (a misconfigured
-// node, a queue that cannot be served) then sees attaches 0.1 s, 0.2 s, ...
-// up to 10 s apart, not a tight loop of attach and detach.
+// healPace paces the re-attaches of one link across its losses, on a copy
+// of the client's reconnect policy (see ReconnectPolicy). A link lost again
+// within linkStableAfter of its last re-attach carries on with the schedule
+// instead of starting it again with an immediate attempt: a peer that takes
+// every new link away at once (a misconfigured node, a queue that cannot be
+// served) then sees attaches spaced as the policy says, not a tight loop of
+// attach and detach.
 type healPace struct {
 	mu     sync.Mutex
 	policy ReconnectPolicy
@@ -66,22 +67,22 @@ type healPace struct {
 }
 
 // start begins the re-attach of a loss happening now.
-func (p *healPace) start() {
+func (p *healPace) start(proto ReconnectPolicy) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.policy == nil || time.Since(p.last) >= linkStableAfter {
-		p.policy = NewExponentialReconnect(DefaultReconnectInitial, DefaultReconnectMax, 0)
+		p.policy = clonePolicy(proto)
 	}
 }
 
-// next is the delay before the next attempt. It is safe for concurrent
-// use: a heal still waiting when a reconnect re-attached the link and
-// lost it again shares the schedule with the new one.
-func (p *healPace) next() time.Duration {
+// next is the delay before the next attempt, or false when the policy
+// gives up. It is safe for concurrent use: a heal still waiting when a
+// reconnect re-attached the link and lost it again shares the schedule
+// with the new one.
+func (p *healPace) next() (time.Duration, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	d, _ := p.policy.Next()
-	return d
+	return p.policy.Next()
 }
 
 func (p *healPace) attached() {
@@ -92,14 +93,20 @@ func (p *healPace) attached() {
 
 // healLink re-attaches a lost link on the current connection, with pace's
 // back-off between attempts, until attach succeeds, ctx ends (the link was
-// closed), the client ends, or the peer refuses the link for good (then
-// fail ends the link with the peer's error). If the connection drops
-// meanwhile it stops: the supervisor re-attaches every link after the
-// reconnect.
-func healLink(ctx context.Context, c *Client, pace *healPace, kind, address string, attach func(context.Context, *engine.Conn) error, fail func(error)) {
-	pace.start()
+// closed), the client ends, the policy gives up, or the peer refuses the
+// link for good (then fail ends the link with the peer's error). If the
+// connection drops meanwhile it stops: the supervisor re-attaches every
+// link after the reconnect.
+func healLink(ctx context.Context, c *Client, pace *healPace, kind, address string, cause error, attach func(context.Context, *engine.Conn) error, fail func(error)) {
+	pace.start(c.policy)
 	for attempt := 1; ; attempt++ {
-		if !sleepCtx(ctx, pace.next()) {
+		delay, ok := pace.next()
+		if !ok {
+			c.cfg.logger.Warn("amq: link lost; the reconnect policy gives up re-attaching it", "kind", kind, "address", address, "attempts", attempt-1)
+			fail(cause)
+			return
+		}
+		if !sleepCtx(ctx, delay) {
 			return
 		}
 		conn, _, err := c.connection(ctx)

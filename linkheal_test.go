@@ -213,3 +213,32 @@ func TestReceiverHealsLostLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkHealFollowsTheReconnectPolicy: a link the peer takes away is
+// re-attached on the client's reconnect policy; with NoReconnect it fails
+// with the peer's error instead, and the connection carries on.
+func TestLinkHealFollowsTheReconnectPolicy(t *testing.T) {
+	var attaches atomic.Int32
+	h := server.HandlerFuncs{
+		AttachFunc: func(ctx context.Context, l *server.Link) error {
+			attaches.Add(1)
+			return nil
+		},
+		ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
+			_ = s.Close(&codec.Error{Condition: codec.ErrCondDetachForced, Description: "moving the queue"})
+		},
+	}
+	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	c := dial(t, srv.URL(), &amq.ConnectOptions{Reconnect: amq.NoReconnect})
+	ctx := testCtx(t)
+	r, err := c.NewReceiver(ctx, "moving", nil)
+	require.NoError(t, err)
+	_, err = r.Receive(ctx)
+	var ae *amq.Error
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, "amqp:link:detach-forced", ae.Condition)
+	assert.Equal(t, int32(1), attaches.Load(), "NoReconnect: no re-attach")
+	assert.NoError(t, c.Err(), "the connection is fine")
+}

@@ -448,10 +448,11 @@ func (r *Receiver) recover(gen uint64) {
 	if r.failErr != nil || r.gen != gen || r.link == nil {
 		return // already being replaced; see Sender.lostLocked
 	}
+	cause := linkEndErr("receive from", r.address, r.link.Link())
 	r.link = nil
 	ctx := r.life
 	go func() {
-		healLink(ctx, r.c, &r.healPace, "receiver", r.Address(), func(ctx context.Context, conn *engine.Conn) error {
+		healLink(ctx, r.c, &r.healPace, "receiver", r.Address(), cause, func(ctx context.Context, conn *engine.Conn) error {
 			session, l, err := r.attach(ctx, conn)
 			if err != nil {
 				return err

@@ -487,8 +487,8 @@ func (s *Sender) installLocked(ctx context.Context, conn *engine.Conn, session *
 // rabbitmqctl close_all_connections, and keeps the connection) or forced
 // the link closed. Sends wait for the new link as they do during a
 // reconnect.
-func (s *Sender) heal(gen uint64) {
-	healLink(s.settleCtx, s.c, &s.healPace, "sender", s.address, func(ctx context.Context, conn *engine.Conn) error {
+func (s *Sender) heal(gen uint64, cause error) {
+	healLink(s.settleCtx, s.c, &s.healPace, "sender", s.address, cause, func(ctx context.Context, conn *engine.Conn) error {
 		session, l, err := s.attach(ctx, conn)
 		if err != nil {
 			return err
@@ -524,8 +524,9 @@ func (s *Sender) lostLocked(conn *engine.Conn, gen uint64) bool {
 	// One heal per lost version: the first report of the loss takes the
 	// link away. A flag cleared when the heal goroutine ends would miss a
 	// new link lost before that goroutine got to run again.
+	cause := linkEndErr("send to", s.address, s.link.Link())
 	s.link = nil
-	go s.heal(gen)
+	go s.heal(gen, cause)
 	return true
 }
 
