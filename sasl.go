@@ -9,14 +9,12 @@ import (
 	"strings"
 
 	"github.com/amqgo/amq/internal/sasl"
+	"github.com/amqgo/amq/internal/saslmech"
 )
 
 // supportedMechanisms are the SASL mechanisms the client can run,
 // strongest first (the order in which they are preferred, reference 7.3).
-var supportedMechanisms = []string{
-	sasl.External, sasl.GSSAPI, sasl.SCRAMSHA512, sasl.SCRAMSHA256, sasl.SCRAMSHA1,
-	sasl.XOAUTH2, sasl.Plain, sasl.Anonymous,
-}
+var supportedMechanisms = saslmech.ClientNames()
 
 func supportedMechanism(m string) bool { return slices.Contains(supportedMechanisms, m) }
 

@@ -6,21 +6,23 @@ import (
 	"errors"
 
 	"github.com/amqgo/amq/internal/engine"
+	"github.com/amqgo/amq/internal/saslmech"
 )
 
-// SASL mechanism names (RFC 4422 and friends).
+// SASL mechanism names, from the registry the client shares.
 const (
-	mechAnonymous   = "ANONYMOUS"
-	mechPlain       = "PLAIN"
-	mechExternal    = "EXTERNAL"
-	mechSCRAMSHA1   = "SCRAM-SHA-1"
-	mechSCRAMSHA256 = "SCRAM-SHA-256"
-	mechSCRAMSHA512 = "SCRAM-SHA-512"
+	mechAnonymous   = saslmech.Anonymous
+	mechPlain       = saslmech.Plain
+	mechExternal    = saslmech.External
+	mechSCRAMSHA1   = saslmech.SCRAMSHA1
+	mechSCRAMSHA256 = saslmech.SCRAMSHA256
+	mechSCRAMSHA512 = saslmech.SCRAMSHA512
 )
 
-// allMechanisms in the order they are offered: strongest first, so a client
-// picking the first it supports gets the best.
-var allMechanisms = []string{mechExternal, mechSCRAMSHA512, mechSCRAMSHA256, mechSCRAMSHA1, mechPlain, mechAnonymous}
+// allMechanisms in the order they are offered: strongest first (the
+// registry's order), so a client picking the first it supports gets the
+// best.
+var allMechanisms = saslmech.ServerNames()
 
 func knownMechanism(m string) bool {
 	for _, k := range allMechanisms {

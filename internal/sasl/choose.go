@@ -1,6 +1,8 @@
 package sasl
 
 import (
+	"github.com/amqgo/amq/internal/saslmech"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -13,7 +15,8 @@ import (
 // the wire, server verified) by hash strength; then the mechanisms that send
 // a reusable secret: a bearer token (scoped and revocable) before a password;
 // ANONYMOUS last.
-var ranking = []string{External, GSSAPI, SCRAMSHA512, SCRAMSHA256, SCRAMSHA1, XOAUTH2, Plain, Anonymous}
+// The order is the shared registry's (internal/saslmech).
+var ranking = saslmech.ClientNames()
 
 // normalizeMechanisms upper-cases and checks Config.Mechanisms. An entry
 // may hold several names separated by spaces, as the reference's

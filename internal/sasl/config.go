@@ -1,15 +1,18 @@
 package sasl
 
-// Mechanism names (RFC 4422 registry; XOAUTH2 is Google's).
+import "github.com/amqgo/amq/internal/saslmech"
+
+// Mechanism names (RFC 4422 registry; XOAUTH2 is Google's), from the
+// registry the server shares.
 const (
-	Anonymous   = "ANONYMOUS"
-	Plain       = "PLAIN"
-	External    = "EXTERNAL"
-	GSSAPI      = "GSSAPI"
-	XOAUTH2     = "XOAUTH2"
-	SCRAMSHA1   = "SCRAM-SHA-1"
-	SCRAMSHA256 = "SCRAM-SHA-256"
-	SCRAMSHA512 = "SCRAM-SHA-512"
+	Anonymous   = saslmech.Anonymous
+	Plain       = saslmech.Plain
+	External    = saslmech.External
+	GSSAPI      = saslmech.GSSAPI
+	XOAUTH2     = saslmech.XOAUTH2
+	SCRAMSHA1   = saslmech.SCRAMSHA1
+	SCRAMSHA256 = saslmech.SCRAMSHA256
+	SCRAMSHA512 = saslmech.SCRAMSHA512
 )
 
 // Config is what Negotiate needs to know about the connection and the
