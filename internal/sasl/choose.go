@@ -1,11 +1,11 @@
 package sasl
 
 import (
-	"github.com/amqgo/amq/internal/saslmech"
-
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/amqgo/amq/internal/saslmech"
 )
 
 // ranking is every supported mechanism, strongest first. EXTERNAL and
