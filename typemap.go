@@ -3,7 +3,9 @@ package amq
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/amqgo/amq/amqptype"
@@ -113,15 +115,9 @@ func toCodec(v any, depth int) (any, error) {
 		}
 		return out, nil
 	case map[string]any:
-		out := make(codec.Map, 0, len(x))
-		for k, e := range x {
-			c, err := toCodec(e, depth+1)
-			if err != nil {
-				return nil, fmt.Errorf("map key %q: %w", k, err)
-			}
-			out = append(out, codec.MapEntry{Key: k, Value: c})
-		}
-		return out, nil
+		return stringKeyMap(x, depth)
+	case map[Symbol]any:
+		return stringKeyMap(x, depth)
 	case map[any]any:
 		out := make(codec.Map, 0, len(x))
 		for k, e := range x {
@@ -134,16 +130,6 @@ func toCodec(v any, depth int) (any, error) {
 				return nil, fmt.Errorf("map key %v: %w", k, err)
 			}
 			out = append(out, codec.MapEntry{Key: ck, Value: ce})
-		}
-		return out, nil
-	case map[Symbol]any:
-		out := make(codec.Map, 0, len(x))
-		for k, e := range x {
-			c, err := toCodec(e, depth+1)
-			if err != nil {
-				return nil, fmt.Errorf("map key %q: %w", k, err)
-			}
-			out = append(out, codec.MapEntry{Key: k, Value: c})
 		}
 		return out, nil
 	case []map[any]any:
@@ -161,6 +147,20 @@ func toCodec(v any, depth int) (any, error) {
 		return v, nil // arrays the codec encodes itself
 	}
 	return nil, fmt.Errorf("cannot send a value of Go type %T (docs/types.md lists the Go types of the AMQP types)", v)
+}
+
+// stringKeyMap converts a map keyed by strings or symbols, in key order so
+// that one map always encodes to the same bytes.
+func stringKeyMap[K ~string](x map[K]any, depth int) (codec.Map, error) {
+	out := make(codec.Map, 0, len(x))
+	for _, k := range slices.Sorted(maps.Keys(x)) {
+		c, err := toCodec(x[k], depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("map key %q: %w", k, err)
+		}
+		out = append(out, codec.MapEntry{Key: k, Value: c})
+	}
+	return out, nil
 }
 
 func decimalArray[T Decimal32 | Decimal64 | Decimal128](code codec.TypeCode, x []T) codec.Array {
