@@ -275,7 +275,10 @@ func (c *connectConfig) prepareEngine() error {
 		IdleTimeout:    idle,
 		MaxMessageSize: maxMsg,
 		Handler:        refuseLinks{},
-		Logger:         c.logger,
+		// A peer's own sessions, and the links on them, would only hold
+		// memory: the client serves nothing.
+		RefusePeerSessions: true,
+		Logger:             c.logger,
 	}
 	if len(c.Properties) > 0 {
 		props, err := annotationsToCodec("connection property", c.Properties)

@@ -140,9 +140,6 @@ func (s *Session) End(ctx context.Context, e *codec.Error) error {
 // sides, or with its connection.
 func (s *Session) Ended() <-chan struct{} { return s.ended }
 
-// Conn returns the session's connection.
-func (s *Session) Conn() *Conn { return s.c }
-
 // AttachOptions are the fields of our attach (§2.6.3): the caller's
 // choice of name, termini, settle modes, properties and capabilities.
 type AttachOptions struct {
@@ -214,7 +211,6 @@ func (s *Session) attach(ctx context.Context, role Role, o *AttachOptions) (*Lin
 		sess:           s,
 		name:           o.Name,
 		role:           role,
-		local:          true,
 		localSource:    o.Source,
 		localTarget:    o.Target,
 		localOffered:   o.OfferedCapabilities,
@@ -384,14 +380,6 @@ func RemoteSource(l *Link) *codec.Source {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return l.remoteSource
-}
-
-// RemoteTarget returns the target of the peer's attach.
-func RemoteTarget(l *Link) *codec.Target {
-	c := l.conn
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return l.remoteTarget
 }
 
 // LinkEnd is how a link ended, read in one step (LinkEndOf).

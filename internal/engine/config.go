@@ -53,6 +53,10 @@ type Config struct {
 	// AllowBare accepts a connection that skips the SASL layer (a bare AMQP
 	// protocol header); it is then anonymous.
 	AllowBare bool
+	// RefusePeerSessions closes the connection with amqp:not-allowed when
+	// the peer begins a session of its own: a client has nothing to serve
+	// on one, and each would hold memory until channel-max.
+	RefusePeerSessions bool
 
 	// Context is the parent of every connection's context; nil means
 	// context.Background().

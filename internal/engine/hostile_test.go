@@ -325,3 +325,43 @@ func TestHeartbeatIntervalFloor(t *testing.T) {
 		assert.Equal(t, tc.want, engine.HeartbeatInterval(tc.peer), "peer idle %v", tc.peer)
 	}
 }
+
+// TestClientRefusesPeerSessions: a peer beginning sessions of its own on a
+// client (each would hold memory up to channel-max, and the links attached
+// on them more) has the connection closed with amqp:not-allowed.
+func TestClientRefusesPeerSessions(t *testing.T) {
+	closed := make(chan *codec.Error, 1)
+	addr := rawListen(t, func(p *rawPeer) {
+		if p.open(0) != nil {
+			closed <- nil
+			return
+		}
+		if p.send(3, &codec.Begin{IncomingWindow: 100, OutgoingWindow: 100}, nil) != nil {
+			closed <- nil
+			return
+		}
+		for {
+			fr, err := p.next()
+			if err != nil {
+				closed <- nil
+				return
+			}
+			if cl, ok := fr.Body.(*codec.Close); ok {
+				closed <- cl.Error
+				return
+			}
+		}
+	})
+	cfg := clientConfig()
+	cfg.RefusePeerSessions = true
+	c, err := dialAddr(t, addr, cfg)
+	require.NoError(t, err)
+	e := <-closed
+	require.NotNil(t, e, "no close with an error")
+	assert.Equal(t, codec.ErrCondNotAllowed, e.Condition)
+	select {
+	case <-c.Done():
+	case <-testCtx(t).Done():
+		t.Fatal("the connection did not end")
+	}
+}

@@ -80,7 +80,6 @@ type Link struct {
 	receiver *Receiver
 
 	// Links we attached (Session.AttachSender, AttachReceiver).
-	local           bool
 	creditAfterUse  bool          // see AttachOptions.CreditAfterUse
 	remoteHandleSet bool          // the peer's attach has come
 	attached        chan struct{} // closed when the peer's attach answered ours

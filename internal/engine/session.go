@@ -144,6 +144,9 @@ func (c *Conn) handleBegin(ch uint16, b *codec.Begin) error {
 	if b.RemoteChannel != nil {
 		return c.beginAnsweredLocked(ch, b)
 	}
+	if c.cfg.RefusePeerSessions {
+		return newConnError(codec.ErrCondNotAllowed, "this endpoint does not accept sessions it did not begin")
+	}
 	if ch > c.channelMax {
 		return newConnError(codec.ErrCondNotAllowed, fmt.Sprintf("channel %d exceeds channel-max %d", ch, c.channelMax))
 	}
