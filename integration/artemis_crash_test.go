@@ -37,13 +37,7 @@ func TestArtemisPersistenceAcrossKill(t *testing.T) {
 	produced := make(chan error, 1)
 	go func() { produced <- l.produce(ctx, s, 0, total, window) }()
 
-	select {
-	case <-l.reached:
-	case err := <-produced:
-		t.Fatalf("the producer ended before %d were accepted: %v", killAt, err)
-	case <-ctx.Done():
-		t.Fatalf("%d messages not accepted in time", killAt)
-	}
+	l.awaitMark(ctx, t, produced)
 	a.kill()
 	killed := time.Now()
 	acceptedBeforeKill := l.acceptedCount()

@@ -98,13 +98,7 @@ func TestArtemisFailoverPair(t *testing.T) {
 	consumed := make(chan error, 1)
 	go func() { consumed <- l.consume(ctx, r, time.Second) }()
 
-	select {
-	case <-l.reached:
-	case err := <-produced:
-		t.Fatalf("the producer ended before %d were accepted: %v", killAt, err)
-	case <-ctx.Done():
-		t.Fatalf("%d messages not accepted in time", killAt)
-	}
+	l.awaitMark(ctx, t, produced)
 	primary.kill()
 	killed := time.Now()
 	if err := backup.waitLog(ctx, artemisBackupActive); err != nil {

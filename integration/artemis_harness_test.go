@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -240,7 +239,9 @@ func (a *artemisBroker) startProc() error {
 		log.Close()
 		return fmt.Errorf("start %s: %w", a.name, err)
 	}
-	p := &peerProc{name: "artemis " + a.name, cmd: cmd, out: out, done: make(chan struct{})}
+	// A JVM shutting down in order (journal flushed) takes longer than
+	// the other peers.
+	p := &peerProc{name: "artemis " + a.name, cmd: cmd, out: out, done: make(chan struct{}), grace: 15 * time.Second}
 	go func() {
 		cmd.Wait()
 		log.Close()
@@ -266,9 +267,7 @@ func (a *artemisBroker) start() error {
 
 // running is nil while the JVM runs, else an error with its output.
 func (a *artemisBroker) running() error {
-	a.mu.Lock()
-	p := a.proc
-	a.mu.Unlock()
+	p := a.current()
 	if p == nil {
 		return fmt.Errorf("%s was never started", a.name)
 	}
@@ -277,36 +276,23 @@ func (a *artemisBroker) running() error {
 
 // kill ends the JVM with SIGKILL, as a crash would, and waits for it.
 func (a *artemisBroker) kill() {
-	a.mu.Lock()
-	p := a.proc
-	a.mu.Unlock()
-	if p == nil {
-		return
+	if p := a.current(); p != nil {
+		p.kill()
 	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
 }
 
 // stop shuts the broker down in order (SIGINT, then SIGKILL after a grace).
 func (a *artemisBroker) stop() {
+	if p := a.current(); p != nil {
+		p.stop()
+	}
+}
+
+// current is the broker's latest JVM, nil before the first start.
+func (a *artemisBroker) current() *peerProc {
 	a.mu.Lock()
-	p := a.proc
-	a.mu.Unlock()
-	if p == nil {
-		return
-	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
+	defer a.mu.Unlock()
+	return a.proc
 }
 
 // log returns what the broker has written so far.

@@ -220,6 +220,8 @@ type peerProc struct {
 	cmd  *exec.Cmd
 	out  *syncBuffer
 	done chan struct{}
+	// grace is how long stop waits after SIGINT before SIGKILL; 0: 3 s.
+	grace time.Duration
 }
 
 type syncBuffer struct {
@@ -289,19 +291,29 @@ func startListener(name string, dir string, argv ...string) (string, *peerProc, 
 	}
 }
 
+// stop ends the peer in order: SIGINT, then SIGKILL after the grace.
 func (p *peerProc) stop() {
 	select {
 	case <-p.done:
 		return
 	default:
 	}
+	grace := p.grace
+	if grace == 0 {
+		grace = 3 * time.Second
+	}
 	p.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-p.done:
-	case <-time.After(3 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
+	case <-time.After(grace):
+		p.kill()
 	}
+}
+
+// kill ends the peer with SIGKILL, as a crash would, and waits for it.
+func (p *peerProc) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
 }
 
 // alive reports an error with the peer's output when it has died (a crash is

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/amqgo/amq"
@@ -33,6 +34,19 @@ type ledger struct {
 func newLedger(mark int) *ledger {
 	return &ledger{issued: map[int]time.Time{}, accepted: map[int]time.Time{}, received: map[int]int{},
 		mark: mark, reached: make(chan struct{})}
+}
+
+// awaitMark waits until the ledger's mark of messages is accepted, and
+// fails t when the producer ends first (its error on produced) or ctx ends.
+func (l *ledger) awaitMark(ctx context.Context, t testing.TB, produced <-chan error) {
+	t.Helper()
+	select {
+	case <-l.reached:
+	case err := <-produced:
+		t.Fatalf("the producer ended before %d were accepted: %v", l.mark, err)
+	case <-ctx.Done():
+		t.Fatalf("%d messages not accepted in time", l.mark)
+	}
 }
 
 // seqMessage is message seq of a ledger run: durable, numbered.
