@@ -160,71 +160,80 @@ func (m *Message) toCodec() (*codec.Message, error) {
 		cm.Value, cm.HasValue = c, true
 	}
 	if m.Durable || m.Priority != 0 || m.TTL != 0 || m.FirstAcquirer || m.DeliveryCount != 0 {
-		h := &codec.Header{
-			Durable:       m.Durable,
-			FirstAcquirer: m.FirstAcquirer,
-			DeliveryCount: m.DeliveryCount,
+		w := &wireHeader{prio: m.Priority}
+		if w.prio == 0 {
+			w.prio = 4
 		}
-		p := m.Priority
-		if p == 0 {
-			p = 4
-		}
-		h.Priority = &p
+		w.h = codec.Header{Durable: m.Durable, Priority: &w.prio, FirstAcquirer: m.FirstAcquirer, DeliveryCount: m.DeliveryCount}
 		if m.TTL != 0 {
-			ttl := uint32(m.TTL / time.Millisecond)
-			h.TTL = &ttl
+			w.ttl = uint32(m.TTL / time.Millisecond)
+			w.h.TTL = &w.ttl
 		}
-		cm.Header = h
+		cm.Header = &w.h
 	}
 	if m.hasProperties() {
-		p := &codec.Properties{
-			MessageID:      m.ID,
-			UserID:         m.UserID,
-			CorrelationID:  m.CorrelationID,
-			To:             strp(m.To),
-			Subject:        strp(m.Subject),
-			ReplyTo:        strp(m.ReplyTo),
-			GroupID:        strp(m.GroupID),
-			ReplyToGroupID: strp(m.ReplyToGroupID),
-		}
-		if m.ContentType != "" {
-			ct := Symbol(m.ContentType)
-			p.ContentType = &ct
-		}
-		if m.ContentEncoding != "" {
-			ce := Symbol(m.ContentEncoding)
-			p.ContentEncoding = &ce
-		}
-		if !m.AbsoluteExpiryTime.IsZero() {
-			t := m.AbsoluteExpiryTime
-			p.AbsoluteExpiryTime = &t
-		}
-		if !m.CreationTime.IsZero() {
-			t := m.CreationTime
-			p.CreationTime = &t
-		}
-		if m.GroupSequence != 0 {
-			g := m.GroupSequence
-			p.GroupSequence = &g
-		}
-		for _, id := range []any{p.MessageID, p.CorrelationID} {
+		for _, id := range []any{m.ID, m.CorrelationID} {
 			switch id.(type) {
 			case nil, string, uint64, UUID, []byte:
 			default:
 				return nil, fmt.Errorf("amq: a message-id or correlation-id is a string, uint64, amq.UUID or []byte, not %T", id)
 			}
 		}
-		cm.Properties = p
+		cm.Properties = m.wireProperties()
 	}
 	return cm, nil
 }
 
-// strp points at s; nil for "" (the field absent).
-func strp(s string) *string {
+// wireHeader and wireProps hold a converted section together with what its
+// pointer fields point at: one allocation per section, not one per field,
+// on the path every send takes.
+type wireHeader struct {
+	h    codec.Header
+	prio uint8
+	ttl  uint32
+}
+
+type wireProps struct {
+	p               codec.Properties
+	strs            [5]string
+	syms            [2]Symbol
+	expiry, created time.Time
+	groupSeq        uint32
+}
+
+func (m *Message) wireProperties() *codec.Properties {
+	w := &wireProps{}
+	p := &w.p
+	p.MessageID, p.UserID, p.CorrelationID = m.ID, m.UserID, m.CorrelationID
+	p.To = strIn(&w.strs[0], m.To)
+	p.Subject = strIn(&w.strs[1], m.Subject)
+	p.ReplyTo = strIn(&w.strs[2], m.ReplyTo)
+	p.GroupID = strIn(&w.strs[3], m.GroupID)
+	p.ReplyToGroupID = strIn(&w.strs[4], m.ReplyToGroupID)
+	p.ContentType = strIn(&w.syms[0], Symbol(m.ContentType))
+	p.ContentEncoding = strIn(&w.syms[1], Symbol(m.ContentEncoding))
+	if !m.AbsoluteExpiryTime.IsZero() {
+		w.expiry = m.AbsoluteExpiryTime
+		p.AbsoluteExpiryTime = &w.expiry
+	}
+	if !m.CreationTime.IsZero() {
+		w.created = m.CreationTime
+		p.CreationTime = &w.created
+	}
+	if m.GroupSequence != 0 {
+		w.groupSeq = m.GroupSequence
+		p.GroupSequence = &w.groupSeq
+	}
+	return p
+}
+
+// strIn stores s in slot and points at it; nil for "" (the field absent).
+func strIn[S ~string](slot *S, s S) *S {
 	if s == "" {
 		return nil
 	}
-	return &s
+	*slot = s
+	return slot
 }
 
 func (m *Message) hasProperties() bool {
