@@ -33,6 +33,7 @@
 //	-grace D          how long to drain after the senders stop (default 10s)
 //	-label TEXT       names the run in the report (and on a chart)
 //	-cpuprofile FILE  writes a CPU profile of the run (go tool pprof)
+//	-memprofile FILE  writes the allocation profile after the run
 //	-chart FILE       instead of running, draw the reports in the JSON
 //	                  files given as arguments as an SVG chart into FILE
 //
@@ -84,12 +85,15 @@
 //   - latency: p50, p90, p99, p99.9 and max, in microseconds, within 1.6%
 //   - cpu: the process's user and system time (getrusage) divided by the
 //     messages received. With -url self this includes the embedded broker,
-//     and with -chaos the fault proxy: it is the whole process.
+//     and with -chaos the fault proxy: it is the whole process. Beside it,
+//     the heap objects the process allocated per message received: one
+//     message is both sent and received by the process, so this is the
+//     allocations of a send and a receive together.
 //
 // With -json the same figures come as one JSON object with the fields
 // throughput_msgs_per_s, throughput_mb_per_s, latency_p50_us,
 // latency_p90_us, latency_p99_us, latency_p999_us, latency_max_us,
-// send_rate_msgs_per_s, cpu_us_per_msg, sent, received, lost, duplicated,
+// send_rate_msgs_per_s, cpu_us_per_msg, allocs_per_msg, sent, received, lost, duplicated,
 // unconfirmed, stale, drained, stalled_s,
 // engine, url (never with credentials), peer_url, address, presettled,
 // size, credit, window, senders, rate, duration_s and elapsed_s, and label

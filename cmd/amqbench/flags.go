@@ -37,6 +37,7 @@ type config struct {
 	grace      time.Duration
 	label      string
 	cpuProfile string // file for a CPU profile of the run, when set
+	memProfile string // file for the allocation profile after the run, when set
 
 	// chart, when set, is the SVG file to draw from the JSON reports in
 	// chartInputs instead of running.
@@ -108,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.grace, "grace", c.grace, "after the senders stop, how long to wait for outstanding outcomes and deliveries")
 	fs.StringVar(&c.label, "label", c.label, "`text` naming the run in the report (and on a -chart)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", c.cpuProfile, "write a CPU profile of the run (`FILE`, for go tool pprof)")
+	fs.StringVar(&c.memProfile, "memprofile", c.memProfile, "write the process's allocation profile after the run (`FILE`, for go tool pprof -sample_index=alloc_objects)")
 	fs.StringVar(&c.chart, "chart", c.chart, "instead of running, draw the JSON reports named as arguments as an SVG chart into `FILE`")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)

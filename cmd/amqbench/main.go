@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -55,10 +56,26 @@ func main() {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
+	var memProfile *os.File
+	if cfg.memProfile != "" {
+		f, err := os.Create(cfg.memProfile) // before the run, so that a bad path fails at once
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "amqbench: -memprofile: %v\n", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		memProfile = f
+	}
 	if err := run(ctx, cfg, os.Stdout); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintf(os.Stderr, "amqbench: %v\n", err)
 		os.Exit(1)
+	}
+	if memProfile != nil {
+		if err := pprof.Lookup("allocs").WriteTo(memProfile, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "amqbench: -memprofile: %v\n", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -200,6 +217,7 @@ type result struct {
 	cpu        time.Duration
 	cpuUser    time.Duration
 	cpuSys     time.Duration
+	allocs     uint64 // heap objects the process allocated during the run
 	sendEnd    time.Duration
 	drainEnd   time.Duration
 	drainedAll bool
@@ -225,6 +243,7 @@ func (b *bench) execute(ctx context.Context, rcv receiver, loops []func(context.
 	defer cancelSends()
 
 	userStart, sysStart := cpuTimes()
+	allocStart := heapAllocs()
 	res.sendStart = b.now()
 	var wg sync.WaitGroup
 	for i, loop := range loops {
@@ -278,6 +297,7 @@ func (b *bench) execute(ctx context.Context, rcv receiver, loops []func(context.
 	userEnd, sysEnd := cpuTimes()
 	res.cpuUser, res.cpuSys = userEnd-userStart, sysEnd-sysStart
 	res.cpu = res.cpuUser + res.cpuSys
+	res.allocs = heapAllocs() - allocStart
 	return res
 }
 
@@ -288,6 +308,18 @@ func (b *bench) receiverFailed(recvDone <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// heapAllocs is the number of heap objects the process has allocated so
+// far: read from runtime/metrics, which does not stop the world as
+// runtime.ReadMemStats does.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 func cpuTimes() (user, sys time.Duration) {

@@ -47,6 +47,7 @@ type report struct {
 	CPUPerMsg      float64 `json:"cpu_us_per_msg"`
 	CPUUserS       float64 `json:"cpu_user_s"`
 	CPUSysS        float64 `json:"cpu_sys_s"`
+	AllocsPerMsg   float64 `json:"allocs_per_msg"`
 
 	Chaos *chaosReport `json:"chaos,omitempty"`
 	Error string       `json:"error,omitempty"`
@@ -108,6 +109,7 @@ func (b *bench) report(res result, peerURL string) report {
 	r.LatencyMax = us(h.max)
 	if res.recv.received > 0 {
 		r.CPUPerMsg = us(res.cpu) / float64(res.recv.received)
+		r.AllocsPerMsg = float64(res.allocs) / float64(res.recv.received)
 	}
 	if b.chaos != nil {
 		r.Chaos = b.chaos.report()
@@ -141,12 +143,12 @@ workload    %d sender(s), %s, window %d, credit %d, %d-byte bodies, %s, %gs
 messages    sent %d  received %d  lost %d  duplicated %d  unconfirmed %d  stale %d
 throughput  %.0f msg/s  %.2f MB/s  (over %.2fs; sent at %.0f msg/s)
 latency µs  p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f
-cpu         %.2f µs/msg  (user %.2fs, sys %.2fs)
+cpu         %.2f µs/msg  (user %.2fs, sys %.2fs)  %.1f allocs/msg
 `, r.Engine, peer, r.Address, r.Senders, mode, r.Window, r.Credit, r.Size, load, r.DurationS,
 		r.Sent, r.Received, r.Lost, r.Duplicated, r.Unconfirmed, r.Stale,
 		r.ThroughputMsgs, r.ThroughputMB, r.ElapsedS, r.SendRate,
 		r.LatencyP50, r.LatencyP90, r.LatencyP99, r.LatencyP999, r.LatencyMax,
-		r.CPUPerMsg, r.CPUUserS, r.CPUSysS)
+		r.CPUPerMsg, r.CPUUserS, r.CPUSysS, r.AllocsPerMsg)
 	if err != nil {
 		return err
 	}
