@@ -20,9 +20,12 @@ import (
 // the supervisor reconnects (to the next URL of ConnectOptions.URLs, with
 // the delays of ConnectOptions.Reconnect), re-attaches every open sender
 // and receiver, resends what was in flight, and only then lets blocked
-// calls continue; see docs/failover.md. Senders and receivers each run on
-// their own AMQP session, so a slow or failed link does not stall the
-// others.
+// calls continue; see docs/failover.md. A peer that closes the connection
+// on purpose (with an error condition other than amqp:connection:forced,
+// or with none) ends the client instead, as in the reference: Done is
+// closed and Err says why (ConnectOptions.ReconnectOn changes the rule).
+// Senders and receivers each run on their own AMQP session, so a slow or
+// failed link does not stall the others.
 type Client struct {
 	cfg    *connectConfig
 	eps    []endpoint
@@ -34,6 +37,7 @@ type Client struct {
 	conn    *engine.Conn  // current connection; nil while reconnecting
 	ep      endpoint      // conn's endpoint
 	epIndex int           // index of ep in eps
+	upSince time.Time     // when conn became usable
 	gen     uint64        // bumped for every new connection
 	linkGen atomic.Uint64 // see newLinkGen
 	up      chan struct{} // closed while conn is usable; replaced when lost
@@ -131,11 +135,12 @@ func Dial(ctx context.Context, url string, opts *ConnectOptions) (*Client, error
 	c.pending.max, c.pending.maxBytes = cfg.MaxPendingSends, cfg.MaxPendingBytes
 	c.cache = newSenderCache(c)
 
+	c.policy.Reset()
 	conn, idx, err := c.dialInitial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c.conn, c.ep, c.epIndex, c.gen = conn, eps[idx], idx, 1
+	c.conn, c.ep, c.epIndex, c.gen, c.upSince = conn, eps[idx], idx, 1, time.Now()
 	close(c.up)
 	c.emit(StateEvent{State: StateConnected, URL: c.ep.String()})
 	go c.supervise()
@@ -177,11 +182,16 @@ func (c *Client) URL() string {
 }
 
 // Done returns a channel that is closed when the client has ended: after
-// Close, or when it gave up reconnecting.
+// Close, when the peer closed the connection for a reason that
+// ConnectOptions.ReconnectOn does not retry, or when it gave up
+// reconnecting.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Err returns why the client ended: nil while it runs and after Close,
-// otherwise the error it gave up on.
+// otherwise the error it gave up on. When the peer closed the connection
+// with an error, that is an *Error whose Condition and Description are
+// the peer's; when the peer closed it without one, errors.Is(err,
+// ErrClosedByPeer) holds.
 func (c *Client) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

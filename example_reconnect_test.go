@@ -2,11 +2,13 @@ package amq_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
 
 	"github.com/amqgo/amq"
+	"github.com/amqgo/amq/server"
 )
 
 // fixedRetries is a ReconnectPolicy that waits the same delay before each
@@ -52,4 +54,59 @@ func ExampleReconnectPolicy() {
 	// wait 1s
 	// wait 1s
 	// give up
+}
+
+func ExampleReconnectOnLoss() {
+	closed := func(condition string) error {
+		return &amq.Error{Scope: amq.ScopeConnection, Op: "connection to", Condition: condition}
+	}
+	fmt.Println(amq.ReconnectOnLoss(closed("amqp:connection:forced")))   // a broker restarting
+	fmt.Println(amq.ReconnectOnLoss(closed("amqp:unauthorized-access"))) // the peer means it
+	fmt.Println(amq.ReconnectOnLoss(&amq.Error{Scope: amq.ScopeConnection, Op: "connection to", Err: amq.ErrClosedByPeer}))
+	// Output:
+	// true
+	// false
+	// false
+}
+
+// A broker closes connections with amqp:resource-limit-exceeded when it is
+// overloaded; this client comes back after such a close, and keeps the
+// reference's rule for every other condition.
+func ExampleConnectOptions_reconnectOn() {
+	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{AllowAnonymous: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	states := make(chan amq.State, 16)
+	c, err := amq.Dial(context.Background(), srv.URL(), &amq.ConnectOptions{
+		ReconnectOn: func(err error) bool {
+			var ae *amq.Error
+			if errors.As(err, &ae) && ae.Condition == "amqp:resource-limit-exceeded" {
+				return true
+			}
+			return amq.ReconnectOnLoss(err)
+		},
+		OnStateChange: func(ev amq.StateEvent) { states <- ev.State },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	<-states // connected
+
+	srv.CloseConnections(server.CondResourceLimitExceeded, "overloaded")
+	for st := <-states; st != amq.StateConnected; st = <-states {
+	}
+	fmt.Println("reconnected:", c.Err() == nil)
+
+	srv.CloseConnections(server.CondUnauthorizedAccess, "access revoked")
+	<-c.Done()
+	var ae *amq.Error
+	if errors.As(c.Err(), &ae) {
+		fmt.Println("ended:", ae.Condition, "-", ae.Description)
+	}
+	// Output:
+	// reconnected: true
+	// ended: amqp:unauthorized-access - access revoked
 }

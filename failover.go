@@ -55,9 +55,10 @@ func (c *Client) dialInitial(ctx context.Context) (*engine.Conn, int, error) {
 }
 
 // dialWithPolicy retries round the URL list with the reconnect policy
-// until a connection is made, the policy gives up or ctx ends.
+// until a connection is made, the policy gives up or ctx ends. A peer
+// refusing the connection for a reason ConnectOptions.ReconnectOn does not
+// retry ends it too.
 func (c *Client) dialWithPolicy(ctx context.Context) (*engine.Conn, int, error) {
-	c.policy.Reset()
 	var last error
 	for attempt, i := 1, 0; ; attempt, i = attempt+1, (i+1)%len(c.eps) {
 		delay, ok := c.policy.Next()
@@ -72,7 +73,7 @@ func (c *Client) dialWithPolicy(ctx context.Context) (*engine.Conn, int, error) 
 		if err == nil {
 			return conn, i, nil
 		}
-		if permanent(err) {
+		if permanent(err) || !c.reconnectOn(err) {
 			return nil, 0, err
 		}
 		last = err

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -78,6 +79,28 @@ type ConnectOptions struct {
 	// off: the client fails when its connection is lost.
 	Reconnect ReconnectPolicy `json:"-"`
 
+	// ReconnectOn decides whether the client reconnects after its
+	// connection ended with err, and whether it dials again after an
+	// attempt the peer refused with a close. err is an *Error: Condition
+	// and Description are the peer's close, both empty for a lost
+	// transport; errors.Is(err, ErrClosedByPeer) for a close without an
+	// error. nil means ReconnectOnLoss, the reference's rule: reconnect
+	// after a transport loss and after amqp:connection:forced, and end the
+	// client on any other close (Done is closed, Err returns err). Return
+	// true for more conditions to retry them too; wrap ReconnectOnLoss to
+	// keep its answers for the rest. It runs on the client's supervisor
+	// goroutine and must not block. Authentication and TLS verification
+	// failures end the client whatever it says.
+	ReconnectOn func(err error) bool `json:"-"`
+
+	// ReconnectResetAfter is how long a connection must stay up for its
+	// loss to restart the reconnect schedule (ReconnectPolicy.Reset: the
+	// first attempt is immediate again). A connection lost sooner counts
+	// as a failed attempt, and the schedule goes on with the next, longer
+	// delay: a peer that closes every connection right after opening it is
+	// not dialled in a tight loop. Default DefaultReconnectResetAfter.
+	ReconnectResetAfter time.Duration
+
 	// RetryInitialConnect makes Dial retry with the reconnect policy until
 	// ctx ends, instead of trying each URL once (the reference's behaviour).
 	RetryInitialConnect bool
@@ -148,7 +171,9 @@ type TLSOptions struct {
 	// Default true. Never disable it in production.
 	Verify *bool
 	// Config, when set, is used as the base TLS configuration (cloned; the
-	// fields above still apply on top of it).
+	// fields above still apply on top of it). InsecureSkipVerify set in it
+	// logs the same warning as Verify false, unless it has a
+	// VerifyPeerCertificate or VerifyConnection of its own.
 	Config *tls.Config
 }
 
@@ -246,6 +271,11 @@ type connectConfig struct {
 	ConnectOptions
 	logger *slog.Logger
 
+	// insecureTLSWarned keeps the warning that the server certificate goes
+	// unverified to once per client: buildTLSConfig runs for every dial,
+	// each reconnect attempt included.
+	insecureTLSWarned atomic.Bool
+
 	// What every connection of the client runs with (prepareEngine).
 	engine         *engine.Config
 	openProperties codec.Map
@@ -314,6 +344,9 @@ func newConnectConfig(opts *ConnectOptions) (*connectConfig, error) {
 	}
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = DefaultCloseTimeout
+	}
+	if cfg.ReconnectResetAfter <= 0 {
+		cfg.ReconnectResetAfter = DefaultReconnectResetAfter
 	}
 	if cfg.MaxPendingSends <= 0 {
 		cfg.MaxPendingSends = DefaultMaxPendingSends

@@ -9,14 +9,20 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/internal/engine"
 )
 
 // ReconnectPolicy decides how long to wait before each reconnect attempt
-// (reference 6.3: the reconnect object with reset() and next()). Reset is
-// called when a connection is established and before the first attempt
-// after a loss; Next is called before each attempt and returns the delay,
-// or false to give up, which fails the Client.
+// (reference 6.3: the reconnect object with reset() and next()). Next is
+// called before each attempt and returns the delay, or false to give up,
+// which fails the Client. Reset starts the schedule afresh: Dial calls it
+// before its first attempt, and the client calls it when it loses a
+// connection that stayed up for at least ConnectOptions.ReconnectResetAfter.
+// A connection lost sooner does not reset the schedule: it counts as one
+// more failed attempt, so a peer that closes every connection as soon as
+// it is open is dialled at the policy's growing delays, not in a tight
+// loop. (The reference resets on every successful open.)
 //
 // A policy is used by one Client's supervisor goroutine only; it need not
 // be safe for concurrent use, but a policy value must not be shared by two
@@ -56,15 +62,47 @@ func (noReconnect) Clone() ReconnectPolicy { return NoReconnect }
 // waits about 100ms, and each later one about twice as long as the one
 // before, up to 10s; every delay but the first is randomised by ±50% so
 // that many clients cut off at once do not reconnect in step. It never
-// gives up.
+// gives up. The schedule starts afresh only after a connection that stayed
+// up for DefaultReconnectResetAfter (ConnectOptions.ReconnectResetAfter).
 const (
-	DefaultReconnectInitial = 100 * time.Millisecond
-	DefaultReconnectMax     = 10 * time.Second
+	DefaultReconnectInitial    = 100 * time.Millisecond
+	DefaultReconnectMax        = 10 * time.Second
+	DefaultReconnectResetAfter = 5 * time.Second
 )
+
+// ErrClosedByPeer is the cause of the *Error a Client ends with when the
+// peer closed its connection without an error (a close frame with no
+// error field, AMQP 1.0 section 2.7.9): a deliberate goodbye, not a loss,
+// so by default the client does not reconnect (see ReconnectOnLoss).
+// Test for it with errors.Is(client.Err(), amq.ErrClosedByPeer).
+var ErrClosedByPeer = errors.New("amq: the peer closed the connection without an error")
+
+// ReconnectOnLoss is the reference's rule for when to reconnect, and what
+// a nil ConnectOptions.ReconnectOn means. It reports true for a lost
+// connection: a network or TLS failure, a connection that ended without
+// a close frame, a peer that sent nothing for the idle time-out, and a
+// close with amqp:connection:forced (an administrator's forced close, a
+// broker shutting down), which the reference treats as a loss. It reports
+// false for a close with any other condition (amqp:unauthorized-access,
+// amqp:resource-limit-exceeded, amqp:internal-error, ...) and for a close
+// without an error (ErrClosedByPeer): the peer meant the connection to
+// end, and dialling again would meet the same answer.
+func ReconnectOnLoss(err error) bool {
+	if errors.Is(err, ErrClosedByPeer) {
+		return false
+	}
+	var ae *Error
+	if errors.As(err, &ae) && ae.Condition != "" {
+		return ae.Condition == string(codec.ErrCondConnectionForced)
+	}
+	return true
+}
 
 // NewExponentialReconnect returns the default policy with the given first
 // delay and ceiling, and maxAttempts > 0 to give up after that many
-// attempts in a row (0: never give up).
+// attempts in a row (0: never give up). An attempt whose connection is
+// lost again within ConnectOptions.ReconnectResetAfter does not end the
+// row.
 func NewExponentialReconnect(initial, max time.Duration, maxAttempts int) ReconnectPolicy {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = initial
@@ -112,7 +150,7 @@ func (c *Client) supervise() {
 	defer close(c.supDone)
 	for {
 		c.mu.Lock()
-		conn, ep := c.conn, c.ep
+		conn, ep, upSince := c.conn, c.ep, c.upSince
 		c.mu.Unlock()
 		select {
 		case <-conn.Done():
@@ -122,25 +160,41 @@ func (c *Client) supervise() {
 		if c.isClosing() {
 			return
 		}
-		var cause error
-		if conn.Err() != nil {
-			cause = wrapErr("connection to", ep.String(), connEndErr(conn))
-		}
-		if cause == nil {
-			cause = &Error{Scope: ScopeConnection, Op: "connection to", Address: ep.String()}
-		}
+		lived := time.Since(upSince)
+		cause := wrapErr("connection to", ep.String(), connEndErr(conn))
 		c.markDown()
-		var ae *Error
-		if errors.As(cause, &ae) && ae.Condition == "amqp:connection:forced" {
+		ae := &Error{}
+		errors.As(cause, &ae)
+		retry := c.reconnectOn(cause)
+		switch {
+		case !retry:
+			c.cfg.logger.Warn("amq: connection closed by the peer; not reconnecting", "url", ep.String(), "condition", ae.Condition, "description", ae.Description)
+		case ae.Condition == string(codec.ErrCondConnectionForced):
 			c.cfg.logger.Info("amq: connection closed by the peer (forced); reconnecting", "url", ep.String(), "description", ae.Description)
-		} else {
+		default:
 			c.cfg.logger.Warn("amq: connection lost", "url", ep.String(), "err", cause)
 		}
 		c.emit(StateEvent{State: StateDisconnected, URL: ep.String(), Err: cause})
+		if !retry {
+			c.fail(cause)
+			return
+		}
+		if lived >= c.cfg.ReconnectResetAfter {
+			c.policy.Reset()
+		}
 		if !c.reconnect(cause) {
 			return
 		}
 	}
+}
+
+// reconnectOn applies ConnectOptions.ReconnectOn to why a connection, or a
+// connection attempt, ended.
+func (c *Client) reconnectOn(err error) bool {
+	if c.cfg.ReconnectOn != nil {
+		return c.cfg.ReconnectOn(err)
+	}
+	return ReconnectOnLoss(err)
 }
 
 // markDown makes every user of the connection wait for the next one.
@@ -165,9 +219,9 @@ func (c *Client) linkList() []link {
 
 // reconnect dials round the URL list, starting with the one after the
 // lost one, until a connection is made and the links are restored. It
-// returns false when the client is closing or has failed.
+// returns false when the client is closing or has failed. The policy's
+// schedule goes on from where it was: the caller resets it.
 func (c *Client) reconnect(cause error) bool {
-	c.policy.Reset()
 	closingCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -197,7 +251,7 @@ func (c *Client) reconnect(cause error) bool {
 			if c.isClosing() {
 				return false
 			}
-			if permanent(err) {
+			if permanent(err) || !c.reconnectOn(err) {
 				c.fail(err)
 				return false
 			}
@@ -210,7 +264,12 @@ func (c *Client) reconnect(cause error) bool {
 			if c.isClosing() {
 				return false
 			}
+			if !c.reconnectOn(err) {
+				c.fail(err)
+				return false
+			}
 			cause = err
+			c.cfg.logger.Info("amq: reconnect attempt failed", "url", ep.String(), "attempt", attempt, "err", err)
 			continue
 		}
 		c.cfg.logger.Info("amq: reconnected", "url", ep.String(), "attempts", attempt)
@@ -261,7 +320,7 @@ func (c *Client) restore(ctx context.Context, conn *engine.Conn, ep endpoint, id
 	if c.closed {
 		return ErrClosed
 	}
-	c.conn, c.ep, c.epIndex = conn, ep, idx
+	c.conn, c.ep, c.epIndex, c.upSince = conn, ep, idx, time.Now()
 	close(c.up)
 	return nil
 }
@@ -293,11 +352,13 @@ func (c *Client) isClosing() bool {
 	}
 }
 
-// connEndErr is why conn ended, as a connection-scoped error.
+// connEndErr is why conn ended, as a connection-scoped error. The engine
+// reports no error only for a close from the peer that carried none (the
+// client's own closes end the supervisor first).
 func connEndErr(conn *engine.Conn) error {
 	err := conn.Err()
 	if err == nil {
-		err = engine.ErrConnClosed
+		err = ErrClosedByPeer
 	}
 	return &scopedErr{ScopeConnection, err}
 }

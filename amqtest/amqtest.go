@@ -6,6 +6,7 @@ import (
 
 	"github.com/amqgo/amq/broker"
 	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 	"github.com/amqgo/amq/server"
 )
 
@@ -106,13 +107,20 @@ func (b *Broker) Restart() {
 	}
 }
 
-// DropConnections closes every client connection without an error, as a
-// lost network connection would end them; the broker keeps listening and
-// clients may reconnect. Links of the dropped connections detach without
-// closing: durable subscriptions stay and unsettled messages are
-// redelivered.
+// DropConnections cuts every client connection as a lost network
+// connection would: the sockets are closed with no AMQP close frame, so
+// clients see a lost transport and reconnect. The broker keeps listening.
+// Links of the dropped connections detach without closing: durable
+// subscriptions stay and unsettled messages are redelivered.
 func (b *Broker) DropConnections() {
-	b.closeConns("", "")
+	b.mu.Lock()
+	srv := b.srv
+	b.mu.Unlock()
+	if srv != nil {
+		for _, c := range srv.Conns() {
+			engine.Abort(c)
+		}
+	}
 }
 
 // DropConnectionsForced closes every client connection with

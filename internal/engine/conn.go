@@ -231,7 +231,14 @@ func (c *Conn) readLoop() error {
 			var ce *connError
 			if errors.As(err, &ce) {
 				c.log.Info("amqp connection error", "error", ce.e)
-				c.closeWith(ce.e)
+				c.mu.Lock()
+				if c.err == nil {
+					// We end it, for the peer's fault: Err must not read
+					// as the peer's clean close once the peer answers.
+					c.err = ce
+				}
+				c.closeWithLocked(ce.e)
+				c.mu.Unlock()
 				continue // wait for the peer's close, bounded by closeTimeout
 			}
 			if errors.Is(err, errPeerClosed) {
