@@ -122,9 +122,17 @@ func buildTLSConfig(cfg *connectConfig, host string) (*tls.Config, error) {
 		}
 		tc.Certificates = append(tc.Certificates, cert)
 	}
+	// InsecureSkipVerify in the caller's tls.Config turns verification off
+	// as surely as Verify false, and draws the same warning, unless the
+	// caller verifies in a callback of its own (the use crypto/tls
+	// documents for it).
+	insecure := !cfg.tlsVerify() ||
+		tc.InsecureSkipVerify && tc.VerifyPeerCertificate == nil && tc.VerifyConnection == nil
 	if !cfg.tlsVerify() {
-		cfg.logger.Warn("amq: TLS server certificate verification is disabled", "host", host)
 		tc.InsecureSkipVerify = true
+	}
+	if insecure && cfg.insecureTLSWarned.CompareAndSwap(false, true) {
+		cfg.logger.Warn("amq: TLS server certificate verification is disabled", "host", host)
 	}
 	return tc, nil
 }

@@ -23,8 +23,15 @@ func supportedMechanism(m string) bool { return slices.Contains(supportedMechani
 type KerberosOptions struct {
 	// Config is the krb5.conf path. Default: $KRB5_CONFIG, else /etc/krb5.conf.
 	Config string
-	// CCache is the credential cache. Default: $KRB5CCNAME, else
-	// /tmp/krb5cc_UID.
+	// CCache is the credential cache, found as MIT Kerberos finds it:
+	// this field, else $KRB5CCNAME, else default_ccache_name in the
+	// [libdefaults] of krb5.conf (its %{uid}, %{euid}, %{USERID},
+	// %{username}, %{TEMP} and %{null} expanded), else
+	// FILE:/tmp/krb5cc_UID. amq reads FILE caches ("FILE:path" or a bare
+	// path) and DIR caches ("DIR:dir", its primary cache, or
+	// "DIR::dir/tktNAME"). KEYRING, KCM, MEMORY and API caches are an
+	// error: for those, export KRB5CCNAME=FILE:/tmp/krb5cc_$(id -u)
+	// before kinit.
 	CCache string
 	// Keytab and Principal log in from a keytab instead of a cache.
 	Keytab    string

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +118,36 @@ func TestTLS(t *testing.T) {
 		_, err := amq.Dial(ctx, b.URL(), &amq.ConnectOptions{TLS: amq.TLSOptions{CA: filepath.Join(pki.dir, "nope.pem")}})
 		assert.ErrorContains(t, err, "nope.pem")
 	})
+}
+
+// TestTLSUnverifiedWarns: verification turned off either way, Verify false
+// or InsecureSkipVerify in the caller's tls.Config, logs one warning per
+// client, however often it dials.
+func TestTLSUnverifiedWarns(t *testing.T) {
+	pki := newTestPKI(t)
+	b := amqtest.NewBroker(t, amqtest.WithTLS(pki.serverTLS))
+	const warning = `level=WARN msg="amq: TLS server certificate verification is disabled"`
+	ownCheck := func(tls.ConnectionState) error { return nil }
+	for _, tc := range []struct {
+		name string
+		tls  amq.TLSOptions
+		want int
+	}{
+		{"Verify false", amq.TLSOptions{Verify: ptr(false)}, 1},
+		{"InsecureSkipVerify in Config", amq.TLSOptions{Config: &tls.Config{InsecureSkipVerify: true}}, 1},
+		{"both", amq.TLSOptions{Verify: ptr(false), Config: &tls.Config{InsecureSkipVerify: true}}, 1},
+		{"InsecureSkipVerify with the caller's own check", amq.TLSOptions{Config: &tls.Config{InsecureSkipVerify: true, VerifyConnection: ownCheck}}, 0},
+		{"verified", amq.TLSOptions{CA: pki.caFile}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			rec := newStateRecorder()
+			dial(t, b.URL(), &amq.ConnectOptions{TLS: tc.tls, Logger: slogTo(&logs), Reconnect: fastReconnect(), OnStateChange: rec.record})
+			rec.wait(t, amq.StateConnected)
+			b.DropConnections()
+			rec.wait(t, amq.StateDisconnected)
+			rec.wait(t, amq.StateConnected)
+			assert.Equal(t, tc.want, strings.Count(logs.String(), warning), "warnings after a dial and a reconnect in:\n%s", logs.String())
+		})
+	}
 }

@@ -73,7 +73,7 @@ func TestKerberosCredentialsFound(t *testing.T) {
 	}
 	cfg.Kerberos.CCache = "KEYRING:persistent:0"
 	krb = lazyKerberos{cfg: &cfg.Kerberos}
-	if err := krb.usable(); err == nil || !errContains(err, "only FILE:") {
+	if err := krb.usable(); !errContains(err, "of type KEYRING") {
 		t.Fatalf("keyring ccache: %v", err)
 	}
 	// A keytab makes GSSAPI a candidate without any KDC traffic.

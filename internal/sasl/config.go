@@ -60,9 +60,11 @@ type Config struct {
 type KerberosConfig struct {
 	// ConfigPath is krb5.conf. "": $KRB5_CONFIG, else /etc/krb5.conf.
 	ConfigPath string
-	// CCache is the credential cache kinit filled (a file path, with or
-	// without "FILE:"). "": $KRB5CCNAME, else /tmp/krb5cc_UID. Only
-	// file caches are supported (not KEYRING: or KCM:).
+	// CCache is the credential cache kinit filled ("FILE:path", a bare
+	// path, "DIR:dir" or "DIR::path"). "": $KRB5CCNAME, else krb5.conf's
+	// default_ccache_name, else FILE:/tmp/krb5cc_UID. FILE: and DIR:
+	// caches only; KEYRING:, KCM: and the like are an error saying how to
+	// use a FILE: cache.
 	CCache string
 	// Keytab and Principal ("alice" or "alice@REALM") log in with a
 	// keytab instead of the credential cache. Both must be set.

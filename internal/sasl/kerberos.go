@@ -1,9 +1,10 @@
 package sasl
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -42,14 +43,8 @@ func (k *lazyKerberos) client() (*client.Client, error) {
 // loadKerberos builds a gokrb5 client from krb5.conf and either a keytab
 // (KerberosConfig.Keytab + Principal) or the credential cache kinit left.
 func loadKerberos(kc *KerberosConfig) (*client.Client, error) {
-	confPath := kc.ConfigPath
-	if confPath == "" {
-		// KRB5_CONFIG may list several files; the first is the main one.
-		confPath, _, _ = strings.Cut(os.Getenv("KRB5_CONFIG"), ":")
-	}
-	if confPath == "" {
-		confPath = "/etc/krb5.conf"
-	}
+	confFiles := krb5ConfFiles(kc.ConfigPath)
+	confPath := confFiles[0] // gokrb5 reads one file: the main one
 	conf, err := config.Load(confPath)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load Kerberos configuration %s: %v", confPath, err)
@@ -76,13 +71,13 @@ func loadKerberos(kc *KerberosConfig) (*client.Client, error) {
 		return client.NewWithKeytab(user, realm, kt, conf, disableFAST), nil
 	}
 
-	path, err := ccachePath(kc.CCache)
+	path, err := ccacheFile(kc.CCache, confFiles)
 	if err != nil {
 		return nil, err
 	}
-	cc, err := credentials.LoadCCache(path)
+	cc, err := loadCCache(path)
 	if err != nil {
-		if os.IsNotExist(err) {
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("no Kerberos ticket cache at %s (run kinit)", path)
 		}
 		return nil, fmt.Errorf("cannot read Kerberos ticket cache %s: %v", path, err)
@@ -104,20 +99,45 @@ func loadKerberos(kc *KerberosConfig) (*client.Client, error) {
 	return cl, nil
 }
 
-// ccachePath resolves the credential cache as MIT Kerberos does: the
-// configured name, else $KRB5CCNAME, else /tmp/krb5cc_UID.
-func ccachePath(name string) (string, error) {
-	if name == "" {
-		name = os.Getenv("KRB5CCNAME")
+// krb5ConfFiles lists the krb5.conf files: the configured one, else those
+// $KRB5_CONFIG lists (colon-separated, the first the main one), else
+// /etc/krb5.conf.
+func krb5ConfFiles(configured string) []string {
+	if configured != "" {
+		return []string{configured}
 	}
-	if name == "" {
-		return "/tmp/krb5cc_" + strconv.Itoa(os.Getuid()), nil
+	var files []string
+	for _, f := range strings.Split(os.Getenv("KRB5_CONFIG"), ":") {
+		if f != "" {
+			files = append(files, f)
+		}
 	}
-	if p, ok := strings.CutPrefix(name, "FILE:"); ok {
-		return p, nil
+	if len(files) == 0 {
+		files = []string{"/etc/krb5.conf"}
 	}
-	if typ, _, ok := strings.Cut(name, ":"); ok && !strings.Contains(typ, "/") {
-		return "", fmt.Errorf("gssapi: Kerberos credential cache %q: only FILE: caches are supported (set KRB5CCNAME=FILE:/path and run kinit)", name)
+	return files
+}
+
+// maxCCacheBytes bounds a credential cache read: kinit's caches hold a
+// few tickets of a few kilobytes each.
+const maxCCacheBytes = 4 << 20
+
+// loadCCache reads a FILE credential cache. gokrb5's parser indexes past
+// the end of a truncated cache and panics; an empty or half-written file
+// in /tmp must fail the GSSAPI candidate, not crash the program.
+func loadCCache(path string) (cc *credentials.CCache, err error) {
+	b, err := readFileMax(path, maxCCacheBytes)
+	if err != nil {
+		return nil, err
 	}
-	return name, nil
+	defer func() {
+		if r := recover(); r != nil {
+			cc, err = nil, fmt.Errorf("truncated or corrupt cache (%v)", r)
+		}
+	}()
+	cc = new(credentials.CCache)
+	if err := cc.Unmarshal(b); err != nil {
+		return nil, err
+	}
+	return cc, nil
 }
