@@ -114,22 +114,32 @@ func (m *Message) encode() ([]byte, error) {
 // toCodec converts m to the codec's message.
 func (m *Message) toCodec() (*codec.Message, error) {
 	cm := &codec.Message{}
+	if err := m.toCodecInto(cm, new([1][]byte)); err != nil {
+		return nil, err
+	}
+	return cm, nil
+}
+
+// toCodecInto converts m into *cm, which must be zero. A []byte body is
+// put into room as cm's one data section, so that a sender converting a
+// message into values on its stack allocates nothing for it.
+func (m *Message) toCodecInto(cm *codec.Message, room *[1][]byte) error {
 	var err error
 	if cm.MessageAnnotations, err = annotationsToCodec("annotation", m.Annotations); err != nil {
-		return nil, err
+		return err
 	}
 	if cm.DeliveryAnnotations, err = annotationsToCodec("delivery annotation", m.DeliveryAnnotations); err != nil {
-		return nil, err
+		return err
 	}
 	if cm.Footer, err = annotationsToCodec("footer", m.Footer); err != nil {
-		return nil, err
+		return err
 	}
 	if len(m.Properties) > 0 {
 		cm.ApplicationProperties = make(codec.Map, 0, len(m.Properties))
 		for k, v := range m.Properties {
 			c, err := toCodec(v, 1)
 			if err != nil {
-				return nil, fmt.Errorf("amq: message property %q: %w", k, err)
+				return fmt.Errorf("amq: message property %q: %w", k, err)
 			}
 			cm.ApplicationProperties = append(cm.ApplicationProperties, codec.MapEntry{Key: k, Value: c})
 		}
@@ -139,7 +149,8 @@ func (m *Message) toCodec() (*codec.Message, error) {
 		if m.BinaryAsValue {
 			cm.Value, cm.HasValue = b, true
 		} else {
-			cm.Data = [][]byte{b}
+			room[0] = b
+			cm.Data = room[:]
 		}
 	case DataSections:
 		cm.Data = b
@@ -148,14 +159,14 @@ func (m *Message) toCodec() (*codec.Message, error) {
 		for i, sec := range b {
 			c, err := toCodec([]any(sec), 0)
 			if err != nil {
-				return nil, fmt.Errorf("amq: message body, sequence section %d: %w", i, err)
+				return fmt.Errorf("amq: message body, sequence section %d: %w", i, err)
 			}
 			cm.Sequence[i], _ = c.(codec.List)
 		}
 	default:
 		c, err := toCodec(b, 0)
 		if err != nil {
-			return nil, fmt.Errorf("amq: message body: %w", err)
+			return fmt.Errorf("amq: message body: %w", err)
 		}
 		cm.Value, cm.HasValue = c, true
 	}
@@ -176,12 +187,12 @@ func (m *Message) toCodec() (*codec.Message, error) {
 			switch id.(type) {
 			case nil, string, uint64, UUID, []byte:
 			default:
-				return nil, fmt.Errorf("amq: a message-id or correlation-id is a string, uint64, amq.UUID or []byte, not %T", id)
+				return fmt.Errorf("amq: a message-id or correlation-id is a string, uint64, amq.UUID or []byte, not %T", id)
 			}
 		}
 		cm.Properties = m.wireProperties()
 	}
-	return cm, nil
+	return nil
 }
 
 // wireHeader and wireProps hold a converted section together with what its

@@ -289,11 +289,7 @@ func (r *Receiver) receive(ctx context.Context, l *engine.Receiver) (*engine.Inc
 	if ctx.Done() == nil || ctx == r.life {
 		return l.Receive(r.life)
 	}
-	both, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(r.life, cancel)
-	defer stop()
-	return l.Receive(both)
+	return engine.ReceiveUntil(ctx, l, r.life.Done(), r.life.Err)
 }
 
 // pump feeds the Deliveries channel, started by the first call of
@@ -341,16 +337,23 @@ func (r *Receiver) giveBackBuffered() {
 // false.
 func (r *Receiver) newDelivery(in *engine.IncomingDelivery) (d *Delivery, ok bool) {
 	dm := &struct {
-		d Delivery
-		m Message
+		d    Delivery
+		m    Message
+		cm   codec.Message
+		room [1][]byte
 	}{}
-	if err := dm.m.decode(in.Payload()); err != nil {
+	// The payload is this delivery's own and never changes: the body can
+	// share it rather than be copied.
+	dm.cm.Data = dm.room[:0:1]
+	if err := codec.UnmarshalMessageAliasing(&dm.cm, in.Payload()); err != nil {
 		r.c.cfg.logger.Warn("amq: rejecting a message that cannot be decoded", "address", r.Address(), "err", err)
 		if !in.Settled() {
 			_ = in.Reject(&codec.Error{Condition: codec.ErrCondDecodeError, Description: err.Error()})
 		}
 		return nil, false
 	}
+	dm.m.fromCodec(&dm.cm)
+	dm.cm = codec.Message{} // what the Message needs it has taken
 	dm.d.Message, dm.d.r, dm.d.in = &dm.m, r, in
 	return &dm.d, true
 }

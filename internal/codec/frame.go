@@ -94,9 +94,10 @@ func ReadFrame(r io.Reader, maxFrameSize uint32) (Frame, error) {
 // (which a receiver may keep, a broker for instance, without pinning the
 // frame around it).
 type FrameReader struct {
-	r   io.Reader
-	max uint32
-	buf []byte
+	r      io.Reader
+	max    uint32
+	buf    []byte
+	header [frameHeaderSize]byte
 }
 
 // maxReusedFrame is the largest frame read into the reused buffer; a
@@ -113,12 +114,12 @@ func NewFrameReader(r io.Reader, maxFrameSize uint32) *FrameReader {
 // ReadFrame reads the next frame; see the package function ReadFrame for
 // the errors.
 func (fr *FrameReader) ReadFrame() (Frame, error) {
-	var h [frameHeaderSize]byte
+	h := &fr.header // a local array would escape to the heap through io.Reader
 	if _, err := io.ReadFull(fr.r, h[:]); err != nil {
 		return Frame{}, err
 	}
 	size := binary.BigEndian.Uint32(h[0:4])
-	f, doff, err := checkFrameHeader(h, fr.max)
+	f, doff, err := checkFrameHeader(*h, fr.max)
 	if err != nil {
 		return f, err
 	}

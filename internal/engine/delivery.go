@@ -14,6 +14,7 @@ type OutgoingDelivery struct {
 	s       *Sender
 	id      uint32
 	tag     []byte
+	tagBuf  [8]byte // what tag points to: the tags this engine makes are 8 bytes
 	payload []byte
 	settled bool // sent pre-settled
 

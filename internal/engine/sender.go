@@ -206,7 +206,7 @@ func (s *Sender) SendRaw(ctx context.Context, payload []byte, settled bool) (*Ou
 		settled: settled,
 	}
 	sess.nextDeliveryID++
-	d.tag = binary.BigEndian.AppendUint64(nil, s.nextTag)
+	d.tag = binary.BigEndian.AppendUint64(d.tagBuf[:0], s.nextTag)
 	s.nextTag++
 	l.deliveryCount++
 	l.linkCredit--
@@ -263,12 +263,13 @@ func (s *Sender) SendRaw(ctx context.Context, payload []byte, settled bool) (*Ou
 			chunk, more = rest[:maxPayload], true
 		}
 		rest = rest[len(chunk):]
-		t := &codec.Transfer{Handle: l.localHandle, More: more}
+		t := &c.sendTransfer
+		*t = codec.Transfer{Handle: l.localHandle, More: more}
 		if first {
-			id, format := d.id, uint32(0)
-			t.DeliveryID = &id
+			c.sendTransferID = d.id
+			t.DeliveryID = &c.sendTransferID
 			t.DeliveryTag = d.tag
-			t.MessageFormat = &format
+			t.MessageFormat = &c.sendTransferFormat // always 0
 			t.Settled = settled
 		}
 		if err := c.sendLocked(sess.localChannel, t, chunk); err != nil {
