@@ -113,33 +113,53 @@ func (m *Message) encode() ([]byte, error) {
 
 // toCodec converts m to the codec's message.
 func (m *Message) toCodec() (*codec.Message, error) {
-	cm := &codec.Message{}
-	if err := m.toCodecInto(cm, new([1][]byte)); err != nil {
+	w, err := m.toWire()
+	if err != nil {
 		return nil, err
 	}
-	return cm, nil
+	if w.hasData {
+		w.Message.Data = [][]byte{w.data}
+	}
+	return &w.Message, nil
 }
 
-// toCodecInto converts m into *cm, which must be zero. A []byte body is
-// put into room as cm's one data section, so that a sender converting a
-// message into values on its stack allocates nothing for it.
-func (m *Message) toCodecInto(cm *codec.Message, room *[1][]byte) error {
-	var err error
+// wireMessage is a message converted for sending: the codec's message and,
+// apart from it, a binary body. Written by codec.AppendMessageData, such a
+// body needs no slice of data sections, which a sender would allocate for
+// every message.
+type wireMessage struct {
+	codec.Message
+	data    []byte
+	hasData bool
+}
+
+// appendTo appends the encoded message to dst.
+func (w *wireMessage) appendTo(dst []byte) ([]byte, error) {
+	if w.hasData {
+		return codec.AppendMessageData(dst, &w.Message, w.data)
+	}
+	return codec.AppendMessage(dst, &w.Message)
+}
+
+// toWire converts m. (It returns the message rather than fill one in
+// through a pointer, which would make the compiler put it on the heap.)
+func (m *Message) toWire() (w wireMessage, err error) {
+	cm := &w.Message
 	if cm.MessageAnnotations, err = annotationsToCodec("annotation", m.Annotations); err != nil {
-		return err
+		return w, err
 	}
 	if cm.DeliveryAnnotations, err = annotationsToCodec("delivery annotation", m.DeliveryAnnotations); err != nil {
-		return err
+		return w, err
 	}
 	if cm.Footer, err = annotationsToCodec("footer", m.Footer); err != nil {
-		return err
+		return w, err
 	}
 	if len(m.Properties) > 0 {
 		cm.ApplicationProperties = make(codec.Map, 0, len(m.Properties))
 		for k, v := range m.Properties {
 			c, err := toCodec(v, 1)
 			if err != nil {
-				return fmt.Errorf("amq: message property %q: %w", k, err)
+				return w, fmt.Errorf("amq: message property %q: %w", k, err)
 			}
 			cm.ApplicationProperties = append(cm.ApplicationProperties, codec.MapEntry{Key: k, Value: c})
 		}
@@ -149,8 +169,7 @@ func (m *Message) toCodecInto(cm *codec.Message, room *[1][]byte) error {
 		if m.BinaryAsValue {
 			cm.Value, cm.HasValue = b, true
 		} else {
-			room[0] = b
-			cm.Data = room[:]
+			w.data, w.hasData = b, true
 		}
 	case DataSections:
 		cm.Data = b
@@ -159,14 +178,14 @@ func (m *Message) toCodecInto(cm *codec.Message, room *[1][]byte) error {
 		for i, sec := range b {
 			c, err := toCodec([]any(sec), 0)
 			if err != nil {
-				return fmt.Errorf("amq: message body, sequence section %d: %w", i, err)
+				return w, fmt.Errorf("amq: message body, sequence section %d: %w", i, err)
 			}
 			cm.Sequence[i], _ = c.(codec.List)
 		}
 	default:
 		c, err := toCodec(b, 0)
 		if err != nil {
-			return fmt.Errorf("amq: message body: %w", err)
+			return w, fmt.Errorf("amq: message body: %w", err)
 		}
 		cm.Value, cm.HasValue = c, true
 	}
@@ -187,12 +206,12 @@ func (m *Message) toCodecInto(cm *codec.Message, room *[1][]byte) error {
 			switch id.(type) {
 			case nil, string, uint64, UUID, []byte:
 			default:
-				return fmt.Errorf("amq: a message-id or correlation-id is a string, uint64, amq.UUID or []byte, not %T", id)
+				return w, fmt.Errorf("amq: a message-id or correlation-id is a string, uint64, amq.UUID or []byte, not %T", id)
 			}
 		}
 		cm.Properties = m.wireProperties()
 	}
-	return nil
+	return w, nil
 }
 
 // wireHeader and wireProps hold a converted section together with what its

@@ -180,16 +180,15 @@ func (s *Sender) prepare(ctx context.Context, msg *Message) ([]byte, trace.Span,
 	if msg == nil {
 		return nil, nil, errors.New("amq: Send: nil message")
 	}
-	var cm codec.Message
-	var room [1][]byte
-	if err := msg.toCodecInto(&cm, &room); err != nil {
+	w, err := msg.toWire()
+	if err != nil {
 		return nil, nil, err
 	}
 	var span trace.Span
 	if t := s.c.trace; t != nil {
-		span = t.startSend(ctx, s.c, s.address, msg, &cm)
+		span = t.startSend(ctx, s.c, s.address, msg, &w.Message)
 	}
-	payload, err := codec.AppendMessage(make([]byte, 0, encodedSizeHint(msg)), &cm)
+	payload, err := w.appendTo(make([]byte, 0, encodedSizeHint(msg)))
 	if err != nil {
 		err = fmt.Errorf("amq: encoding the message: %w", err)
 		endSpan(span, err)

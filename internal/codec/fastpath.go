@@ -206,14 +206,18 @@ type transferBox struct {
 	tag        [16]byte
 }
 
-// fastTransfer decodes a transfer body; ok false means: use the generic
-// decoder.
-func fastTransfer(body []byte) (t *Transfer, payload []byte, ok bool) {
+// fastTransfer decodes a transfer body into box, or into a new one when
+// box is nil; ok false means: use the generic decoder.
+func fastTransfer(body []byte, box *transferBox) (t *Transfer, payload []byte, ok bool) {
 	r, end := fastFields(body, byte(DescTransfer))
 	if !r.ok || r.n == 0 {
 		return nil, nil, false
 	}
-	box := &transferBox{}
+	if box == nil {
+		box = &transferBox{}
+	} else {
+		*box = transferBox{}
+	}
 	t = &box.t
 	var handle bool
 	if t.Handle, handle = r.uint(); !handle {

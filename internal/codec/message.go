@@ -105,6 +105,18 @@ func (m *Message) MarshalBinary() ([]byte, error) {
 
 // AppendMessage appends the encoding of m to dst.
 func AppendMessage(dst []byte, m *Message) ([]byte, error) {
+	return appendMessage(dst, m, nil, false)
+}
+
+// AppendMessageData is AppendMessage of m with data as one more data
+// section after m's own, the usual message of one binary body: passed
+// apart, the body need not go into m.Data, a slice a sender would have to
+// allocate on every message.
+func AppendMessageData(dst []byte, m *Message, data []byte) ([]byte, error) {
+	return appendMessage(dst, m, data, true)
+}
+
+func appendMessage(dst []byte, m *Message, extra []byte, hasExtra bool) ([]byte, error) {
 	b := dst
 	var err error
 	if m.Header != nil {
@@ -135,11 +147,10 @@ func AppendMessage(dst []byte, m *Message) ([]byte, error) {
 		section(DescApplicationProperties, m.ApplicationProperties)
 	}
 	for _, d := range m.Data {
-		if err == nil {
-			// Written directly: through section, the body would be boxed
-			// into an interface, an allocation on every message sent.
-			b = appendVar(appendUlong(append(b, 0), DescData), TypeVbin8, TypeVbin32, d)
-		}
+		b = appendDataSection(b, d)
+	}
+	if hasExtra {
+		b = appendDataSection(b, extra)
 	}
 	for _, s := range m.Sequence {
 		if s == nil {
@@ -157,6 +168,13 @@ func AppendMessage(dst []byte, m *Message) ([]byte, error) {
 		return dst, err
 	}
 	return b, nil
+}
+
+// appendDataSection writes a data section directly: through the generic
+// encoder, the body would be boxed into an interface, an allocation on
+// every message sent.
+func appendDataSection(b, data []byte) []byte {
+	return appendVar(appendUlong(append(b, 0), DescData), TypeVbin8, TypeVbin32, data)
 }
 
 // UnmarshalMessage decodes a message: the concatenated sections of one or

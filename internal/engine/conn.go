@@ -209,6 +209,7 @@ func Serve(c *Conn) {
 func (c *Conn) readLoop() error {
 	idle := c.cfg.IdleTimeout
 	frames := codec.NewFrameReader(c.br, c.cfg.MaxFrameSize)
+	frames.ReuseTransfers() // dispatch keeps nothing of a transfer but copies
 	// The idle deadline is pushed back before reading from the socket,
 	// not before every frame: frames already buffered need no read, and a
 	// deadline per frame costs a timer update per message. stale bounds the

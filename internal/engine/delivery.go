@@ -154,6 +154,7 @@ type IncomingDelivery struct {
 	r       *Receiver
 	id      uint32
 	tag     []byte
+	tagBuf  [8]byte // what a tag of up to 8 bytes is copied into
 	format  uint32
 	payload []byte
 	settled bool // pre-settled by the peer
