@@ -179,6 +179,7 @@ func (r *Receiver) attach(ctx context.Context, conn *engine.Conn) (*engine.Sessi
 		Properties:     linkProperties(r.opts.Properties),
 		CreditWindow:   uint32(r.opts.Credit),
 		CreditAfterUse: true,
+		NewDelivery:    newDeliveryMemory,
 	})
 	if err != nil {
 		_ = endSession(context.WithoutCancel(ctx), session, r.c.cfg.CloseTimeout)
@@ -330,18 +331,33 @@ func (r *Receiver) giveBackBuffered() {
 	}
 }
 
+// deliveryMemory is everything of one received message: the engine's
+// delivery, the Delivery and Message handed out, and room to decode in.
+// The engine allocates it when the first transfer arrives
+// (newDeliveryMemory): one allocation for all of them.
+type deliveryMemory struct {
+	in   engine.IncomingDelivery
+	d    Delivery
+	m    Message
+	cm   codec.Message
+	room [1][]byte
+}
+
+func newDeliveryMemory() *engine.IncomingDelivery {
+	dm := &deliveryMemory{}
+	return engine.WithOwner(&dm.in, dm)
+}
+
 // newDelivery decodes a received message. The Delivery and its Message
 // are one allocation: they live and die together. A message that cannot
 // be decoded is rejected with amqp:decode-error (the peer dead-letters or
 // drops it; redelivering it would stall the receiver for good) and ok is
 // false.
 func (r *Receiver) newDelivery(in *engine.IncomingDelivery) (d *Delivery, ok bool) {
-	dm := &struct {
-		d    Delivery
-		m    Message
-		cm   codec.Message
-		room [1][]byte
-	}{}
+	dm, _ := engine.DeliveryOwner(in).(*deliveryMemory)
+	if dm == nil {
+		dm = &deliveryMemory{}
+	}
 	// The payload is this delivery's own and never changes: the body can
 	// share it rather than be copied.
 	dm.cm.Data = dm.room[:0:1]

@@ -155,6 +155,7 @@ type IncomingDelivery struct {
 	id      uint32
 	tag     []byte
 	tagBuf  [8]byte // what a tag of up to 8 bytes is copied into
+	owner   any     // see WithOwner
 	format  uint32
 	payload []byte
 	settled bool // pre-settled by the peer

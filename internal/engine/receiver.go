@@ -21,6 +21,8 @@ type Receiver struct {
 	afterUse bool              // top up only once the last grant is used
 	unsettld map[uint32]*IncomingDelivery
 	ended    bool
+
+	newDelivery func() *IncomingDelivery // see AttachOptions.NewDelivery; nil: new
 }
 
 func newReceiver(l *Link) *Receiver {

@@ -379,7 +379,12 @@ func (s *Session) handleTransfer(t *codec.Transfer, payload []byte) error {
 		}
 		l.linkCredit--
 		l.deliveryCount++
-		d = &IncomingDelivery{r: r, id: *t.DeliveryID, settled: t.Settled}
+		if r.newDelivery != nil {
+			d = r.newDelivery()
+		} else {
+			d = new(IncomingDelivery)
+		}
+		d.r, d.id, d.settled = r, *t.DeliveryID, t.Settled
 		// The frame reader reuses t: the tag is copied, into the delivery
 		// when it fits.
 		if t.DeliveryTag != nil {
