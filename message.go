@@ -113,23 +113,53 @@ func (m *Message) encode() ([]byte, error) {
 
 // toCodec converts m to the codec's message.
 func (m *Message) toCodec() (*codec.Message, error) {
-	cm := &codec.Message{}
-	var err error
-	if cm.MessageAnnotations, err = annotationsToCodec("annotation", m.Annotations); err != nil {
+	w, err := m.toWire()
+	if err != nil {
 		return nil, err
+	}
+	if w.hasData {
+		w.Message.Data = [][]byte{w.data}
+	}
+	return &w.Message, nil
+}
+
+// wireMessage is a message converted for sending: the codec's message and,
+// apart from it, a binary body. Written by codec.AppendMessageData, such a
+// body needs no slice of data sections, which a sender would allocate for
+// every message.
+type wireMessage struct {
+	codec.Message
+	data    []byte
+	hasData bool
+}
+
+// appendTo appends the encoded message to dst.
+func (w *wireMessage) appendTo(dst []byte) ([]byte, error) {
+	if w.hasData {
+		return codec.AppendMessageData(dst, &w.Message, w.data)
+	}
+	return codec.AppendMessage(dst, &w.Message)
+}
+
+// toWire converts m. (It returns the message rather than fill one in
+// through a pointer, which would make the compiler put it on the heap.)
+func (m *Message) toWire() (w wireMessage, err error) {
+	cm := &w.Message
+	if cm.MessageAnnotations, err = annotationsToCodec("annotation", m.Annotations); err != nil {
+		return w, err
 	}
 	if cm.DeliveryAnnotations, err = annotationsToCodec("delivery annotation", m.DeliveryAnnotations); err != nil {
-		return nil, err
+		return w, err
 	}
 	if cm.Footer, err = annotationsToCodec("footer", m.Footer); err != nil {
-		return nil, err
+		return w, err
 	}
 	if len(m.Properties) > 0 {
 		cm.ApplicationProperties = make(codec.Map, 0, len(m.Properties))
 		for k, v := range m.Properties {
 			c, err := toCodec(v, 1)
 			if err != nil {
-				return nil, fmt.Errorf("amq: message property %q: %w", k, err)
+				return w, fmt.Errorf("amq: message property %q: %w", k, err)
 			}
 			cm.ApplicationProperties = append(cm.ApplicationProperties, codec.MapEntry{Key: k, Value: c})
 		}
@@ -139,7 +169,7 @@ func (m *Message) toCodec() (*codec.Message, error) {
 		if m.BinaryAsValue {
 			cm.Value, cm.HasValue = b, true
 		} else {
-			cm.Data = [][]byte{b}
+			w.data, w.hasData = b, true
 		}
 	case DataSections:
 		cm.Data = b
@@ -148,14 +178,14 @@ func (m *Message) toCodec() (*codec.Message, error) {
 		for i, sec := range b {
 			c, err := toCodec([]any(sec), 0)
 			if err != nil {
-				return nil, fmt.Errorf("amq: message body, sequence section %d: %w", i, err)
+				return w, fmt.Errorf("amq: message body, sequence section %d: %w", i, err)
 			}
 			cm.Sequence[i], _ = c.(codec.List)
 		}
 	default:
 		c, err := toCodec(b, 0)
 		if err != nil {
-			return nil, fmt.Errorf("amq: message body: %w", err)
+			return w, fmt.Errorf("amq: message body: %w", err)
 		}
 		cm.Value, cm.HasValue = c, true
 	}
@@ -176,12 +206,12 @@ func (m *Message) toCodec() (*codec.Message, error) {
 			switch id.(type) {
 			case nil, string, uint64, UUID, []byte:
 			default:
-				return nil, fmt.Errorf("amq: a message-id or correlation-id is a string, uint64, amq.UUID or []byte, not %T", id)
+				return w, fmt.Errorf("amq: a message-id or correlation-id is a string, uint64, amq.UUID or []byte, not %T", id)
 			}
 		}
 		cm.Properties = m.wireProperties()
 	}
-	return cm, nil
+	return w, nil
 }
 
 // wireHeader and wireProps hold a converted section together with what its

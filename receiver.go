@@ -179,6 +179,7 @@ func (r *Receiver) attach(ctx context.Context, conn *engine.Conn) (*engine.Sessi
 		Properties:     linkProperties(r.opts.Properties),
 		CreditWindow:   uint32(r.opts.Credit),
 		CreditAfterUse: true,
+		NewDelivery:    newDeliveryMemory,
 	})
 	if err != nil {
 		_ = endSession(context.WithoutCancel(ctx), session, r.c.cfg.CloseTimeout)
@@ -289,11 +290,7 @@ func (r *Receiver) receive(ctx context.Context, l *engine.Receiver) (*engine.Inc
 	if ctx.Done() == nil || ctx == r.life {
 		return l.Receive(r.life)
 	}
-	both, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(r.life, cancel)
-	defer stop()
-	return l.Receive(both)
+	return engine.ReceiveUntil(ctx, l, r.life.Done(), r.life.Err)
 }
 
 // pump feeds the Deliveries channel, started by the first call of
@@ -334,23 +331,45 @@ func (r *Receiver) giveBackBuffered() {
 	}
 }
 
+// deliveryMemory is everything of one received message: the engine's
+// delivery, the Delivery and Message handed out, and room to decode in.
+// The engine allocates it when the first transfer arrives
+// (newDeliveryMemory): one allocation for all of them.
+type deliveryMemory struct {
+	in   engine.IncomingDelivery
+	d    Delivery
+	m    Message
+	cm   codec.Message
+	room [1][]byte
+}
+
+func newDeliveryMemory() *engine.IncomingDelivery {
+	dm := &deliveryMemory{}
+	return engine.WithOwner(&dm.in, dm)
+}
+
 // newDelivery decodes a received message. The Delivery and its Message
 // are one allocation: they live and die together. A message that cannot
 // be decoded is rejected with amqp:decode-error (the peer dead-letters or
 // drops it; redelivering it would stall the receiver for good) and ok is
 // false.
 func (r *Receiver) newDelivery(in *engine.IncomingDelivery) (d *Delivery, ok bool) {
-	dm := &struct {
-		d Delivery
-		m Message
-	}{}
-	if err := dm.m.decode(in.Payload()); err != nil {
+	dm, _ := engine.DeliveryOwner(in).(*deliveryMemory)
+	if dm == nil {
+		dm = &deliveryMemory{}
+	}
+	// The payload is this delivery's own and never changes: the body can
+	// share it rather than be copied.
+	dm.cm.Data = dm.room[:0:1]
+	if err := codec.UnmarshalMessageAliasing(&dm.cm, in.Payload()); err != nil {
 		r.c.cfg.logger.Warn("amq: rejecting a message that cannot be decoded", "address", r.Address(), "err", err)
 		if !in.Settled() {
 			_ = in.Reject(&codec.Error{Condition: codec.ErrCondDecodeError, Description: err.Error()})
 		}
 		return nil, false
 	}
+	dm.m.fromCodec(&dm.cm)
+	dm.cm = codec.Message{} // what the Message needs it has taken
 	dm.d.Message, dm.d.r, dm.d.in = &dm.m, r, in
 	return &dm.d, true
 }

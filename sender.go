@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
@@ -51,15 +52,22 @@ type sendRecord struct {
 	payload []byte                   // the encoded message, to send again
 	d       *engine.OutgoingDelivery // its delivery on the link of gen
 	gen     uint64
-	done    chan struct{}
-	err     error
 	span    trace.Span // the producer span, ended with the outcome; nil when tracing is off
 
-	receipt Receipt // SendAsync's answer, allocated with the record
+	// finished is set, after err, once the outcome is known. done is made
+	// by the first Wait that finds it unknown: a receipt read only once
+	// settled (the common case with a window of sends) never needs one.
+	finished atomic.Bool
+	err      error
+	mu       sync.Mutex // guards done
+	done     chan struct{}
+
+	receipt Receipt                 // SendAsync's answer, allocated with the record
+	first   engine.OutgoingDelivery // the first transmission's delivery, allocated with the record
 }
 
-func newSendRecord(payload []byte, d *engine.OutgoingDelivery, gen uint64, span trace.Span) *sendRecord {
-	rec := &sendRecord{payload: payload, d: d, gen: gen, done: make(chan struct{}), span: span}
+func newSendRecord(payload []byte, span trace.Span) *sendRecord {
+	rec := &sendRecord{payload: payload, span: span}
 	rec.receipt.rec = rec
 	return rec
 }
@@ -163,21 +171,32 @@ func (s *Sender) Send(ctx context.Context, msg *Message) error {
 	return err
 }
 
+// encodedSizeHint guesses how many bytes msg encodes to, so that encoding
+// it allocates once: a []byte body plus room for the sections around it.
+// A guess too small costs one more allocation, never a wrong encoding.
+func encodedSizeHint(msg *Message) int {
+	const sections = 256
+	if b, ok := msg.Body.([]byte); ok {
+		return len(b) + sections
+	}
+	return sections
+}
+
 // prepare encodes msg, after starting its producer span (whose context
 // goes into the message) when tracing is on.
 func (s *Sender) prepare(ctx context.Context, msg *Message) ([]byte, trace.Span, error) {
 	if msg == nil {
 		return nil, nil, errors.New("amq: Send: nil message")
 	}
-	cm, err := msg.toCodec()
+	w, err := msg.toWire()
 	if err != nil {
 		return nil, nil, err
 	}
 	var span trace.Span
 	if t := s.c.trace; t != nil {
-		span = t.startSend(ctx, s.c, s.address, msg, cm)
+		span = t.startSend(ctx, s.c, s.address, msg, &w.Message)
 	}
-	payload, err := cm.MarshalBinary()
+	payload, err := w.appendTo(make([]byte, 0, encodedSizeHint(msg)))
 	if err != nil {
 		err = fmt.Errorf("amq: encoding the message: %w", err)
 		endSpan(span, err)
@@ -195,7 +214,7 @@ func (s *Sender) send(ctx context.Context, payload []byte, msg *Message) error {
 	// means sending again on the re-attached link.
 	var after uint64
 	for {
-		d, conn, gen, err := s.transmit(ctx, payload, msg, after)
+		d, conn, gen, err := s.transmit(ctx, payload, msg, after, nil)
 		if err != nil {
 			return err
 		}
@@ -242,14 +261,17 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 		}
 		return &settledRecord.receipt, nil
 	}
+	rec := newSendRecord(payload, span)
+	into := &rec.first
 	var after uint64
 	for {
-		d, _, gen, err := s.transmit(ctx, payload, msg, after)
+		d, _, gen, err := s.transmit(ctx, payload, msg, after, into)
 		if err != nil {
 			endSpan(span, err)
 			return nil, err
 		}
-		rec := newSendRecord(payload, d, gen, span)
+		into = nil // the engine may still hold it: a send again gets a delivery of its own
+		rec.d, rec.gen = d, gen
 		s.mu.Lock()
 		if s.gen != gen {
 			// The link was replaced while this message was being written,
@@ -271,13 +293,19 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 // transmit writes payload on a link newer than generation after, waiting
 // for one while the connection is down, and trying again on the next link
 // if the link is lost while writing.
-func (s *Sender) transmit(ctx context.Context, payload []byte, msg *Message, after uint64) (*engine.OutgoingDelivery, *engine.Conn, uint64, error) {
+func (s *Sender) transmit(ctx context.Context, payload []byte, msg *Message, after uint64, into *engine.OutgoingDelivery) (*engine.OutgoingDelivery, *engine.Conn, uint64, error) {
 	for {
 		l, conn, gen, err := s.current(ctx, after, msg)
 		if err != nil {
 			return nil, nil, 0, err
 		}
-		d, err := l.SendRaw(ctx, payload, false)
+		var d *engine.OutgoingDelivery
+		if into != nil {
+			d, err = engine.SendInto(ctx, l, into, payload)
+			into = nil // used, even by a send that failed
+		} else {
+			d, err = l.SendRaw(ctx, payload, false)
+		}
 		if err == nil {
 			return d, conn, gen, nil
 		}
@@ -299,7 +327,7 @@ func (s *Sender) sendSettled(ctx context.Context, payload []byte, msg *Message) 
 		if err != nil {
 			return err
 		}
-		_, err = l.SendRaw(ctx, payload, true)
+		err = engine.SendSettled(ctx, l, payload)
 		if err == nil {
 			return nil
 		}
@@ -427,7 +455,25 @@ func (s *Sender) settle() {
 func (r *sendRecord) complete(err error) {
 	r.err = err
 	endSpan(r.span, err)
-	close(r.done)
+	r.mu.Lock()
+	r.finished.Store(true)
+	if r.done != nil {
+		close(r.done)
+	}
+	r.mu.Unlock()
+}
+
+// doneChan returns a channel closed once the outcome is known.
+func (r *sendRecord) doneChan() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done == nil {
+		r.done = make(chan struct{})
+		if r.finished.Load() {
+			close(r.done)
+		}
+	}
+	return r.done
 }
 
 func (s *Sender) sendErr(err error) error {
@@ -617,9 +663,9 @@ type Receipt struct {
 
 // settledRecord is the receipt of every pre-settled send: already done.
 var settledRecord = func() *sendRecord {
-	r := &sendRecord{done: make(chan struct{})}
+	r := &sendRecord{}
 	r.receipt.rec = r
-	close(r.done)
+	r.complete(nil)
 	return r
 }()
 
@@ -628,13 +674,17 @@ var settledRecord = func() *sendRecord {
 // returns nil at once. If the connection drops first, the message is sent
 // again on the new connection and Wait keeps waiting.
 func (r *Receipt) Wait(ctx context.Context) error {
+	if r.rec.finished.Load() {
+		return r.rec.err
+	}
+	done := r.rec.doneChan()
 	select {
-	case <-r.rec.done:
+	case <-done:
 		return r.rec.err
 	default:
 	}
 	select {
-	case <-r.rec.done:
+	case <-done:
 		return r.rec.err
 	case <-ctx.Done():
 		return fmt.Errorf("amq: waiting for the outcome: %w", ctx.Err())

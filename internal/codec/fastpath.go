@@ -134,9 +134,11 @@ func (r *fastReader) boolean() bool {
 	return false
 }
 
-// binary reads a binary field (copied, as the generic decoder does); nil
-// for null.
-func (r *fastReader) binary() []byte {
+// binaryInto reads a binary field, copied as the generic decoder does:
+// into dst when it fits in dst's capacity (the result's capacity capped at
+// its length, so that an append to it cannot write past it), into a new
+// slice otherwise. nil for null.
+func (r *fastReader) binaryInto(dst []byte) []byte {
 	var n int
 	switch r.next() {
 	case TypeNull:
@@ -160,6 +162,9 @@ func (r *fastReader) binary() []byte {
 	p := r.bytes(n)
 	if p == nil {
 		return nil
+	}
+	if len(p) <= cap(dst) {
+		return append(dst[:0:len(p)], p...)
 	}
 	return append(make([]byte, 0, len(p)), p...)
 }
@@ -192,21 +197,41 @@ func (r *fastReader) state() DeliveryState {
 // list held nothing more.
 func (r *fastReader) done() bool { return r.ok && r.n == 0 && r.off == len(r.b) }
 
-// fastTransfer decodes a transfer body; ok false means: use the generic
-// decoder.
-func fastTransfer(body []byte) (t *Transfer, payload []byte, ok bool) {
+// transferBox holds a decoded transfer with the values its pointer fields
+// point to and room for a short delivery tag: one allocation for what
+// would otherwise be four, on every message received.
+type transferBox struct {
+	t          Transfer
+	id, format uint32
+	tag        [16]byte
+}
+
+// fastTransfer decodes a transfer body into box, or into a new one when
+// box is nil; ok false means: use the generic decoder.
+func fastTransfer(body []byte, box *transferBox) (t *Transfer, payload []byte, ok bool) {
 	r, end := fastFields(body, byte(DescTransfer))
 	if !r.ok || r.n == 0 {
 		return nil, nil, false
 	}
-	t = &Transfer{}
+	if box == nil {
+		box = &transferBox{}
+	} else {
+		*box = transferBox{}
+	}
+	t = &box.t
 	var handle bool
 	if t.Handle, handle = r.uint(); !handle {
 		return nil, nil, false
 	}
-	t.DeliveryID = r.uintp()
-	t.DeliveryTag = r.binary()
-	t.MessageFormat = r.uintp()
+	if id, ok := r.uint(); ok {
+		box.id = id
+		t.DeliveryID = &box.id
+	}
+	t.DeliveryTag = r.binaryInto(box.tag[:0])
+	if format, ok := r.uint(); ok {
+		box.format = format
+		t.MessageFormat = &box.format
+	}
 	t.Settled = r.boolean()
 	t.More = r.boolean()
 	if r.next() != TypeNull { // rcv-settle-mode

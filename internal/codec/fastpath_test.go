@@ -62,13 +62,23 @@ func checkFastPath(t *testing.T, body []byte) {
 	if !reflect.DeepEqual(got, want) || !bytes.Equal(gotPayload, wantPayload) || (gotPayload == nil) != (wantPayload == nil) {
 		t.Fatalf("% x:\n fast    %#v %q\n generic %#v %q", body, got, gotPayload, want, wantPayload)
 	}
+	// Decoded into the box a reusing FrameReader shares between frames:
+	// nothing of the frame before may show through.
+	reused, _, err := decodeFrameBody(FrameAMQP, body, &sharedBox)
+	if err != nil || !reflect.DeepEqual(reused, want) {
+		t.Fatalf("% x: into a reused box %#v, %v\n generic %#v", body, reused, err, want)
+	}
 }
+
+// sharedBox is reused by every checkFastPath, as by a FrameReader after
+// ReuseTransfers.
+var sharedBox transferBox
 
 func TestFastPathMatchesGeneric(t *testing.T) {
 	hits := 0
 	for _, body := range fastSeeds(t) {
 		checkFastPath(t, body)
-		if _, _, ok := fastTransfer(body); ok {
+		if _, _, ok := fastTransfer(body, nil); ok {
 			hits++
 		}
 		if _, ok := fastDisposition(body); ok {

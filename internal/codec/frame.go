@@ -94,10 +94,20 @@ func ReadFrame(r io.Reader, maxFrameSize uint32) (Frame, error) {
 // (which a receiver may keep, a broker for instance, without pinning the
 // frame around it).
 type FrameReader struct {
-	r   io.Reader
-	max uint32
-	buf []byte
+	r      io.Reader
+	max    uint32
+	buf    []byte
+	header [frameHeaderSize]byte
+	// transfer, when not nil, is where transfers are decoded: see
+	// ReuseTransfers.
+	transfer *transferBox
 }
+
+// ReuseTransfers makes the reader decode every transfer into the same
+// memory, which saves an allocation per message received: a *Transfer it
+// returns, and the delivery tag in it, are then valid only until the next
+// ReadFrame. The payload is not affected: it is still the caller's to keep.
+func (fr *FrameReader) ReuseTransfers() { fr.transfer = &transferBox{} }
 
 // maxReusedFrame is the largest frame read into the reused buffer; a
 // larger one gets a buffer of its own, so that one big message does not
@@ -113,12 +123,12 @@ func NewFrameReader(r io.Reader, maxFrameSize uint32) *FrameReader {
 // ReadFrame reads the next frame; see the package function ReadFrame for
 // the errors.
 func (fr *FrameReader) ReadFrame() (Frame, error) {
-	var h [frameHeaderSize]byte
+	h := &fr.header // a local array would escape to the heap through io.Reader
 	if _, err := io.ReadFull(fr.r, h[:]); err != nil {
 		return Frame{}, err
 	}
 	size := binary.BigEndian.Uint32(h[0:4])
-	f, doff, err := checkFrameHeader(h, fr.max)
+	f, doff, err := checkFrameHeader(*h, fr.max)
 	if err != nil {
 		return f, err
 	}
@@ -128,7 +138,7 @@ func (fr *FrameReader) ReadFrame() (Frame, error) {
 		if err != nil {
 			return f, err
 		}
-		f.Body, f.Payload, err = DecodeFrameBody(f.Type, rest[doff-frameHeaderSize:])
+		f.Body, f.Payload, err = decodeFrameBody(f.Type, rest[doff-frameHeaderSize:], fr.transfer)
 		return f, err
 	}
 	if int64(cap(fr.buf)) < n {
@@ -139,7 +149,7 @@ func (fr *FrameReader) ReadFrame() (Frame, error) {
 		return f, unexpected(err)
 	}
 	var payload []byte
-	f.Body, payload, err = DecodeFrameBody(f.Type, rest[doff-frameHeaderSize:])
+	f.Body, payload, err = decodeFrameBody(f.Type, rest[doff-frameHeaderSize:], fr.transfer)
 	if payload != nil {
 		f.Payload = append(make([]byte, 0, len(payload)), payload...)
 	}
@@ -202,6 +212,12 @@ func unexpected(err error) error {
 // empty) aliases body. Errors are *DecodeError (or *FramingError for an
 // unknown frame type).
 func DecodeFrameBody(typ uint8, body []byte) (Performative, []byte, error) {
+	return decodeFrameBody(typ, body, nil)
+}
+
+// decodeFrameBody is DecodeFrameBody decoding a transfer into box when box
+// is not nil.
+func decodeFrameBody(typ uint8, body []byte, box *transferBox) (Performative, []byte, error) {
 	if typ != FrameAMQP && typ != FrameSASL {
 		return nil, nil, &FramingError{Reason: fmt.Sprintf("unknown frame type %d", typ)}
 	}
@@ -211,7 +227,7 @@ func DecodeFrameBody(typ uint8, body []byte) (Performative, []byte, error) {
 	if typ == FrameAMQP && len(body) > 3 && body[0] == 0x00 && TypeCode(body[1]) == TypeSmallUlong {
 		switch uint64(body[2]) {
 		case DescTransfer:
-			if t, payload, ok := fastTransfer(body); ok {
+			if t, payload, ok := fastTransfer(body, box); ok {
 				return t, payload, nil
 			}
 		case DescDisposition:

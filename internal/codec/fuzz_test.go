@@ -73,12 +73,20 @@ func FuzzUnmarshalMessage(f *testing.F) {
 	f.Add(h("00" + sym("amqp:amqp-value:*") + "40"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := UnmarshalMessage(data)
+		var aliased Message
+		aliasErr := UnmarshalMessageAliasing(&aliased, data)
+		if (err == nil) != (aliasErr == nil) {
+			t.Fatalf("UnmarshalMessage: %v; UnmarshalMessageAliasing: %v", err, aliasErr)
+		}
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
 				t.Fatalf("error %T %v is not a *DecodeError", err, err)
 			}
 			return
+		}
+		if !reflect.DeepEqual(normalize(m), normalize(&aliased)) {
+			t.Fatalf("aliasing decode:\n got %#v\nwant %#v", &aliased, m)
 		}
 		enc, err := m.MarshalBinary()
 		if err != nil {

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 )
@@ -104,6 +105,18 @@ func (m *Message) MarshalBinary() ([]byte, error) {
 
 // AppendMessage appends the encoding of m to dst.
 func AppendMessage(dst []byte, m *Message) ([]byte, error) {
+	return appendMessage(dst, m, nil, false)
+}
+
+// AppendMessageData is AppendMessage of m with data as one more data
+// section after m's own, the usual message of one binary body: passed
+// apart, the body need not go into m.Data, a slice a sender would have to
+// allocate on every message.
+func AppendMessageData(dst []byte, m *Message, data []byte) ([]byte, error) {
+	return appendMessage(dst, m, data, true)
+}
+
+func appendMessage(dst []byte, m *Message, extra []byte, hasExtra bool) ([]byte, error) {
 	b := dst
 	var err error
 	if m.Header != nil {
@@ -134,7 +147,10 @@ func AppendMessage(dst []byte, m *Message) ([]byte, error) {
 		section(DescApplicationProperties, m.ApplicationProperties)
 	}
 	for _, d := range m.Data {
-		section(DescData, nonNil(d))
+		b = appendDataSection(b, d)
+	}
+	if hasExtra {
+		b = appendDataSection(b, extra)
 	}
 	for _, s := range m.Sequence {
 		if s == nil {
@@ -154,11 +170,40 @@ func AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	return b, nil
 }
 
+// appendDataSection writes a data section directly: through the generic
+// encoder, the body would be boxed into an interface, an allocation on
+// every message sent.
+func appendDataSection(b, data []byte) []byte {
+	return appendVar(appendUlong(append(b, 0), DescData), TypeVbin8, TypeVbin32, data)
+}
+
 // UnmarshalMessage decodes a message: the concatenated sections of one or
 // more transfer payloads. Sections may be absent but must be in the spec's
 // order; errors are *DecodeError.
 func UnmarshalMessage(data []byte) (*Message, error) {
 	m := &Message{}
+	if err := m.unmarshal(data, false); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// UnmarshalMessageAliasing is UnmarshalMessage into m, with the data
+// sections of m aliasing data instead of copying it: for a receiver that
+// owns data and never changes it (the payload of a delivery), it saves a
+// copy of every body. m is overwritten, except that the capacity of m.Data
+// is reused: a caller that sets it to room of its own saves another
+// allocation on a message of one data section.
+func UnmarshalMessageAliasing(m *Message, data []byte) error {
+	*m = Message{Data: m.Data[:0]}
+	err := m.unmarshal(data, true)
+	if len(m.Data) == 0 {
+		m.Data = nil
+	}
+	return err
+}
+
+func (m *Message) unmarshal(data []byte, alias bool) error {
 	d := newDecoder(data)
 	last := uint64(0)
 	for d.remaining() > 0 {
@@ -166,32 +211,77 @@ func UnmarshalMessage(data []byte) (*Message, error) {
 		c, _ := d.byte1()
 		if TypeCode(c) != TypeDescribed {
 			d.off = at
-			return nil, d.errorf("message section must be described, got 0x%02x", c)
+			return d.errorf("message section must be described, got 0x%02x", c)
 		}
-		s, err := d.described()
-		if err != nil {
-			return nil, err
-		}
-		code, ok := descriptorCode(s.Descriptor)
-		if !ok || code < DescHeader || code > DescFooter {
-			d.off = at
-			return nil, d.errorf("unknown message section %v", s.Descriptor)
+		code, bin, isData := d.dataSection(alias)
+		var s Described
+		if !isData {
+			var err error
+			if s, err = d.described(); err != nil {
+				return err
+			}
+			var ok bool
+			code, ok = descriptorCode(s.Descriptor)
+			if !ok || code < DescHeader || code > DescFooter {
+				d.off = at
+				return d.errorf("unknown message section %v", s.Descriptor)
+			}
 		}
 		// Body sections may repeat; the others appear at most once, in order.
 		repeatable := code == DescData || code == DescAMQPSequence
 		if code < last || (code == last && !repeatable) {
 			d.off = at
-			return nil, d.errorf("message section 0x%02x out of order", code)
+			return d.errorf("message section 0x%02x out of order", code)
 		}
 		last = code
+		if isData {
+			m.Data = append(m.Data, bin)
+			continue
+		}
 		if err := m.setSection(code, s); err != nil {
 			if de, ok := err.(*DecodeError); ok && de.Offset < 0 {
 				de.Offset = at
 			}
-			return nil, err
+			return err
 		}
 	}
-	return m, nil
+	return nil
+}
+
+// dataSection reads, just after the described-type constructor, a data
+// section in its usual encoding (descriptor smallulong 0x75, then vbin8 or
+// vbin32) without boxing it as a generic value, copied unless alias. ok
+// false leaves the decoder where it was, for the generic path.
+func (d *decoder) dataSection(alias bool) (code uint64, bin []byte, ok bool) {
+	start := d.off
+	rest := d.b[d.off:]
+	if len(rest) < 3 || TypeCode(rest[0]) != TypeSmallUlong || rest[1] != byte(DescData) {
+		return 0, nil, false
+	}
+	var n, hdr int
+	switch TypeCode(rest[2]) {
+	case TypeVbin8:
+		if len(rest) < 4 {
+			return 0, nil, false
+		}
+		n, hdr = int(rest[3]), 4
+	case TypeVbin32:
+		if len(rest) < 7 {
+			return 0, nil, false
+		}
+		n, hdr = int(binary.BigEndian.Uint32(rest[3:7])), 7
+	default:
+		return 0, nil, false
+	}
+	if n > len(rest)-hdr {
+		return 0, nil, false // the generic path reports it
+	}
+	p := rest[hdr : hdr+n : hdr+n]
+	if !alias {
+		p = append(make([]byte, 0, n), p...)
+	}
+	d.off = start + hdr + n
+	return DescData, p, true
 }
 
 func (m *Message) setSection(code uint64, s Described) error {

@@ -51,6 +51,10 @@ func TestMessageRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(got, m) {
 				t.Errorf("got  %#v\nwant %#v", got, m)
 			}
+			var aliased Message
+			if err := UnmarshalMessageAliasing(&aliased, enc); err != nil || !reflect.DeepEqual(&aliased, m) {
+				t.Errorf("UnmarshalMessageAliasing: %v\ngot  %#v\nwant %#v", err, &aliased, m)
+			}
 			app, err := AppendMessage([]byte("x"), m)
 			if err != nil || !bytes.Equal(app[1:], enc) {
 				t.Errorf("AppendMessage = % x, %v", app, err)
@@ -135,5 +139,41 @@ func TestMessageEncodeError(t *testing.T) {
 		if b, err := AppendMessage([]byte{1}, m); err == nil || !bytes.Equal(b, []byte{1}) {
 			t.Errorf("AppendMessage(%#v) = % x, %v; want error and dst unchanged", m, b, err)
 		}
+	}
+}
+
+// TestUnmarshalMessageAliasing: the data sections share the decoded bytes
+// (no copy of the body), room the caller gives in Data is used, and the
+// copying decoder still copies.
+func TestUnmarshalMessageAliasing(t *testing.T) {
+	enc, err := (&Message{Data: [][]byte{[]byte("hello")}}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var room [1][]byte
+	m := Message{Data: room[:0:1]}
+	if err := UnmarshalMessageAliasing(&m, enc); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Data) != 1 || &m.Data[0] != &room[0] {
+		t.Fatalf("Data %v does not use the room given", m.Data)
+	}
+	copied, err := UnmarshalMessage(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc[len(enc)-1] = '!'
+	if string(m.Data[0]) != "hell!" {
+		t.Errorf("aliased body %q does not share the input", m.Data[0])
+	}
+	if string(copied.Data[0]) != "hello" {
+		t.Errorf("copied body %q changed with the input", copied.Data[0])
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		m.Data = room[:0:1]
+		_ = UnmarshalMessageAliasing(&m, enc)
+	})
+	if allocs != 0 {
+		t.Errorf("decoding a message of one data section into room allocates %v times, want 0", allocs)
 	}
 }

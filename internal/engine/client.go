@@ -167,6 +167,11 @@ type AttachOptions struct {
 	// sends more than granted, which the engine must refuse
 	// (amqp:link:transfer-limit-exceeded).
 	CreditAfterUse bool
+	// NewDelivery, for a receiving link, allocates each delivery received:
+	// a zero IncomingDelivery inside memory of the caller's, which
+	// DeliveryOwner hands back, so that the caller's own state of a
+	// delivery and the engine's cost one allocation. nil: new.
+	NewDelivery func() *IncomingDelivery
 }
 
 // AttachSender attaches a link on which we send, and waits until the peer
@@ -219,6 +224,7 @@ func (s *Session) attach(ctx context.Context, role Role, o *AttachOptions) (*Lin
 		localMaxMsg:    o.MaxMessageSize,
 		creditWindow:   o.CreditWindow,
 		creditAfterUse: o.CreditAfterUse,
+		newDelivery:    o.NewDelivery,
 		replySndMode:   SenderSettleMixed,
 		replyRcvMode:   ReceiverSettleFirst,
 		sndSettleMode:  SenderSettleMixed,
@@ -334,6 +340,7 @@ func (s *Session) attachAnsweredLocked(l *Link, a *codec.Attach) error {
 		}
 		l.receiver = newReceiver(l)
 		l.receiver.afterUse = l.creditAfterUse
+		l.receiver.newDelivery = l.newDelivery
 		if l.creditWindow > 0 {
 			l.linkCredit = l.creditWindow
 			_ = c.sendLinkFlowLocked(l, false)
@@ -420,3 +427,14 @@ func TakeBuffered(r *Receiver) []*IncomingDelivery {
 	r.queue = nil
 	return q
 }
+
+// WithOwner returns d with owner recorded in it, for an
+// AttachOptions.NewDelivery that allocates d inside owner.
+func WithOwner(d *IncomingDelivery, owner any) *IncomingDelivery {
+	d.owner = owner
+	return d
+}
+
+// DeliveryOwner returns what WithOwner recorded in d: nil for a delivery
+// the engine allocated.
+func DeliveryOwner(d *IncomingDelivery) any { return d.owner }

@@ -52,11 +52,16 @@ type Conn struct {
 	// Writer state.
 	wmu   sync.Mutex
 	wbuf  []byte
-	wdisp accepts       // the accepted range at the end of wbuf, if any
-	wsig  chan struct{} // capacity 1
-	wstop chan struct{}
-	wdone chan struct{}
-	wrote chan struct{} // closed and replaced after every write
+	wdisp accepts // the accepted range at the end of wbuf, if any
+	// A widened disposition, rebuilt for every delivery it grows by: kept
+	// here, since a fresh one would escape to the heap each time. sendLocked
+	// encodes at once, so it is free again when sendLocked returns.
+	wmerged     codec.Disposition
+	wmergedLast uint32
+	wsig        chan struct{} // capacity 1
+	wstop       chan struct{}
+	wdone       chan struct{}
+	wrote       chan struct{} // closed and replaced after every write
 
 	client bool // we opened the connection (Dial)
 
@@ -70,6 +75,13 @@ type Conn struct {
 	err       error
 	sessions  map[uint16]*Session // by the peer's channel
 	localChan map[uint16]*Session // by our channel
+	// settleDisp is the disposition a receiver settles one delivery with,
+	// reused under mu for the reason of wmerged.
+	settleDisp codec.Disposition
+	// sendTransfer and the values it points to: the transfer SendRaw
+	// sends, reused under mu likewise.
+	sendTransfer                       codec.Transfer
+	sendTransferID, sendTransferFormat uint32
 }
 
 // NewConn returns the connection of an accepted socket; Serve runs it. id
@@ -197,6 +209,7 @@ func Serve(c *Conn) {
 func (c *Conn) readLoop() error {
 	idle := c.cfg.IdleTimeout
 	frames := codec.NewFrameReader(c.br, c.cfg.MaxFrameSize)
+	frames.ReuseTransfers() // dispatch keeps nothing of a transfer but copies
 	// The idle deadline is pushed back before reading from the socket,
 	// not before every frame: frames already buffered need no read, and a
 	// deadline per frame costs a timer update per message. stale bounds the
@@ -360,11 +373,11 @@ func (c *Conn) sendLocked(channel uint16, body codec.Performative, payload []byt
 	if d, ok := body.(*codec.Disposition); ok && c.wdisp.extends(channel, d, len(c.wbuf)) {
 		// One more accepted delivery right after the range that ends the
 		// buffer: widen that disposition instead of adding a frame.
-		last := d.First
-		buf, err = codec.AppendFrame(c.wbuf[:c.wdisp.at], codec.Frame{Type: codec.FrameAMQP, Channel: channel,
-			Body: &codec.Disposition{Role: codec.RoleReceiver, First: c.wdisp.first, Last: &last, Settled: true, State: &codec.Accepted{}}})
+		c.wmergedLast = d.First
+		c.wmerged = codec.Disposition{Role: codec.RoleReceiver, First: c.wdisp.first, Last: &c.wmergedLast, Settled: true, State: &codec.Accepted{}}
+		buf, err = codec.AppendFrame(c.wbuf[:c.wdisp.at], codec.Frame{Type: codec.FrameAMQP, Channel: channel, Body: &c.wmerged})
 		if err == nil {
-			c.wdisp.last, c.wdisp.end = last, len(buf)
+			c.wdisp.last, c.wdisp.end = c.wmergedLast, len(buf)
 		}
 	} else {
 		at := len(c.wbuf)

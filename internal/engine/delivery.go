@@ -14,6 +14,7 @@ type OutgoingDelivery struct {
 	s       *Sender
 	id      uint32
 	tag     []byte
+	tagBuf  [8]byte // what tag points to: the tags this engine makes are 8 bytes
 	payload []byte
 	settled bool // sent pre-settled
 
@@ -23,9 +24,9 @@ type OutgoingDelivery struct {
 	state    codec.DeliveryState
 	lost     bool
 
-	// Guarded by conn.mu. The channels are made on first use: a handler
-	// that reads outcomes with Sender.Settlements and Result never pays
-	// for them.
+	// Guarded by conn.mu. Each channel is made on first use (done by
+	// Wait, outcome by Outcome): a handler that reads outcomes with
+	// Sender.Settlements and Result never pays for them.
 	outcome chan codec.DeliveryState // one value when the peer settles
 	done    chan struct{}
 }
@@ -57,7 +58,12 @@ func (d *OutgoingDelivery) Outcome() <-chan codec.DeliveryState {
 	c := d.s.l.conn
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d.channelsLocked()
+	if d.outcome == nil {
+		d.outcome = make(chan codec.DeliveryState, 1)
+		if d.finished.Load() {
+			d.fillOutcome()
+		}
+	}
 	return d.outcome
 }
 
@@ -80,7 +86,12 @@ func (d *OutgoingDelivery) Wait(ctx context.Context) (codec.DeliveryState, error
 	if !d.finished.Load() {
 		c := d.s.l.conn
 		c.mu.Lock()
-		d.channelsLocked()
+		if d.done == nil {
+			d.done = make(chan struct{})
+			if d.finished.Load() {
+				close(d.done)
+			}
+		}
 		done := d.done
 		c.mu.Unlock()
 		// An outcome that is already known wins over a context that ended
@@ -101,25 +112,12 @@ func (d *OutgoingDelivery) Wait(ctx context.Context) (codec.DeliveryState, error
 	return d.state, nil
 }
 
-// channelsLocked makes the outcome and done channels, already in their
-// final state when the delivery is finished. conn.mu must be held.
-func (d *OutgoingDelivery) channelsLocked() {
-	if d.done != nil {
-		return
-	}
-	d.outcome = make(chan codec.DeliveryState, 1)
-	d.done = make(chan struct{})
-	if d.finished.Load() {
-		d.closeChannels()
-	}
-}
-
-func (d *OutgoingDelivery) closeChannels() {
+// fillOutcome gives the outcome channel its final value and closes it.
+func (d *OutgoingDelivery) fillOutcome() {
 	if !d.lost && !d.settled {
 		d.outcome <- d.state
 	}
 	close(d.outcome)
-	close(d.done)
 }
 
 // finish records the end of the delivery; only the first call counts.
@@ -130,8 +128,11 @@ func (d *OutgoingDelivery) finish(state codec.DeliveryState, lost bool) {
 	}
 	d.state, d.lost = state, lost
 	d.finished.Store(true)
+	if d.outcome != nil {
+		d.fillOutcome()
+	}
 	if d.done != nil {
-		d.closeChannels()
+		close(d.done)
 	}
 }
 
@@ -153,6 +154,8 @@ type IncomingDelivery struct {
 	r       *Receiver
 	id      uint32
 	tag     []byte
+	tagBuf  [8]byte // what a tag of up to 8 bytes is copied into
+	owner   any     // see WithOwner
 	format  uint32
 	payload []byte
 	settled bool // pre-settled by the peer

@@ -80,10 +80,11 @@ type Link struct {
 	receiver *Receiver
 
 	// Links we attached (Session.AttachSender, AttachReceiver).
-	creditAfterUse  bool          // see AttachOptions.CreditAfterUse
-	remoteHandleSet bool          // the peer's attach has come
-	attached        chan struct{} // closed when the peer's attach answered ours
-	abandoned       bool          // the attach's caller gave up: detach on the answer
+	creditAfterUse  bool                     // see AttachOptions.CreditAfterUse
+	newDelivery     func() *IncomingDelivery // see AttachOptions.NewDelivery
+	remoteHandleSet bool                     // the peer's attach has come
+	attached        chan struct{}            // closed when the peer's attach answered ours
+	abandoned       bool                     // the attach's caller gave up: detach on the answer
 
 	// answered is made on demand (CloseLink) and closed once both ends
 	// have detached, or the session or connection ended.

@@ -19,9 +19,12 @@ type Sender struct {
 	// delivery at a time (AMQP 1.0 §2.6.14). A channel, so that waiting for
 	// it honours the caller's context.
 	sendSem chan struct{}
-	flowed  chan struct{} // capacity 1: coalesced "the peer sent a flow"
-	settles chan struct{} // capacity 1: coalesced "deliveries were settled"
-	settled atomic.Uint64 // deliveries the peer settled so far
+	// settledScratch holds the pre-settled delivery SendSettled sends,
+	// while sendSem is held.
+	settledScratch OutgoingDelivery
+	flowed         chan struct{} // capacity 1: coalesced "the peer sent a flow"
+	settles        chan struct{} // capacity 1: coalesced "deliveries were settled"
+	settled        atomic.Uint64 // deliveries the peer settled so far
 
 	// Guarded by conn.mu.
 	nextTag   uint64
@@ -158,6 +161,29 @@ func (s *Sender) Send(ctx context.Context, msg *codec.Message, settled bool) (*O
 // what it received without decoding it). The server keeps payload until the
 // delivery is settled; the caller must not modify it.
 func (s *Sender) SendRaw(ctx context.Context, payload []byte, settled bool) (*OutgoingDelivery, error) {
+	return s.send(ctx, payload, settled, nil)
+}
+
+// SendInto is Sender.SendRaw of an unsettled delivery whose state lives in
+// d, memory the caller allocated with something of its own (a client's
+// record of the send), which saves an allocation per message. d must be
+// zero and, once SendInto has returned it, is the engine's to update until
+// the delivery is finished; on an error it must not be used again.
+func SendInto(ctx context.Context, s *Sender, d *OutgoingDelivery, payload []byte) (*OutgoingDelivery, error) {
+	return s.send(ctx, payload, false, d)
+}
+
+// SendSettled is Sender.SendRaw of a pre-settled delivery, without a
+// delivery to return: nothing of it outlives the call, so nothing is
+// allocated for it.
+func SendSettled(ctx context.Context, s *Sender, payload []byte) error {
+	_, err := s.send(ctx, payload, true, &s.settledScratch)
+	return err
+}
+
+// send sends payload as a delivery kept in d, or in a new one when d is
+// nil.
+func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *OutgoingDelivery) (*OutgoingDelivery, error) {
 	l := s.l
 	c := l.conn
 	if l.peerMaxMsg > 0 && uint64(len(payload)) > l.peerMaxMsg {
@@ -199,14 +225,19 @@ func (s *Sender) SendRaw(ctx context.Context, payload []byte, settled bool) (*Ou
 		settled = false
 	}
 	sess := l.sess
-	d := &OutgoingDelivery{
-		s:       s,
-		id:      sess.nextDeliveryID,
-		payload: payload,
-		settled: settled,
+	switch {
+	case d == &s.settledScratch && !settled:
+		// The link's snd-settle-mode overrides: the delivery outlives
+		// the call after all.
+		d = new(OutgoingDelivery)
+	case d == &s.settledScratch:
+		*d = OutgoingDelivery{} // sendSem is held: no other send uses it
+	case d == nil:
+		d = new(OutgoingDelivery)
 	}
+	d.s, d.id, d.payload, d.settled = s, sess.nextDeliveryID, payload, settled
 	sess.nextDeliveryID++
-	d.tag = binary.BigEndian.AppendUint64(nil, s.nextTag)
+	d.tag = binary.BigEndian.AppendUint64(d.tagBuf[:0], s.nextTag)
 	s.nextTag++
 	l.deliveryCount++
 	l.linkCredit--
@@ -263,12 +294,13 @@ func (s *Sender) SendRaw(ctx context.Context, payload []byte, settled bool) (*Ou
 			chunk, more = rest[:maxPayload], true
 		}
 		rest = rest[len(chunk):]
-		t := &codec.Transfer{Handle: l.localHandle, More: more}
+		t := &c.sendTransfer
+		*t = codec.Transfer{Handle: l.localHandle, More: more}
 		if first {
-			id, format := d.id, uint32(0)
-			t.DeliveryID = &id
+			c.sendTransferID = d.id
+			t.DeliveryID = &c.sendTransferID
 			t.DeliveryTag = d.tag
-			t.MessageFormat = &format
+			t.MessageFormat = &c.sendTransferFormat // always 0
 			t.Settled = settled
 		}
 		if err := c.sendLocked(sess.localChannel, t, chunk); err != nil {
@@ -282,6 +314,9 @@ func (s *Sender) SendRaw(ctx context.Context, payload []byte, settled bool) (*Ou
 		if !more {
 			break
 		}
+	}
+	if d == &s.settledScratch {
+		d.payload = nil // written: do not pin it until the next send
 	}
 	c.mu.Unlock()
 	return d, nil

@@ -379,7 +379,21 @@ func (s *Session) handleTransfer(t *codec.Transfer, payload []byte) error {
 		}
 		l.linkCredit--
 		l.deliveryCount++
-		d = &IncomingDelivery{r: r, id: *t.DeliveryID, tag: t.DeliveryTag, settled: t.Settled}
+		if r.newDelivery != nil {
+			d = r.newDelivery()
+		} else {
+			d = new(IncomingDelivery)
+		}
+		d.r, d.id, d.settled = r, *t.DeliveryID, t.Settled
+		// The frame reader reuses t: the tag is copied, into the delivery
+		// when it fits.
+		if t.DeliveryTag != nil {
+			if len(t.DeliveryTag) <= len(d.tagBuf) {
+				d.tag = append(d.tagBuf[:0:len(t.DeliveryTag)], t.DeliveryTag...)
+			} else {
+				d.tag = append([]byte(nil), t.DeliveryTag...)
+			}
+		}
 		if t.MessageFormat != nil {
 			d.format = *t.MessageFormat
 		}
