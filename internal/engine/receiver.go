@@ -19,14 +19,13 @@ type Receiver struct {
 	partial  *IncomingDelivery // multi-frame delivery being reassembled
 	window   uint32            // 0 = manual credit
 	afterUse bool              // top up only once the last grant is used
-	unsettld map[uint32]*IncomingDelivery
 	ended    bool
 
 	newDelivery func() *IncomingDelivery // see AttachOptions.NewDelivery; nil: new
 }
 
 func newReceiver(l *Link) *Receiver {
-	return &Receiver{l: l, window: l.creditWindow, unsettld: make(map[uint32]*IncomingDelivery)}
+	return &Receiver{l: l, window: l.creditWindow}
 }
 
 // Link returns the link the receiver receives on.
@@ -147,7 +146,6 @@ func (r *Receiver) settle(d *IncomingDelivery, state codec.DeliveryState) error 
 	settled := r.l.replyRcvMode != ReceiverSettleSecond
 	if settled {
 		delete(r.l.sess.unsettledIn, d.id)
-		delete(r.unsettld, d.id)
 	}
 	c.settleDisp = codec.Disposition{Role: codec.RoleReceiver, First: d.id, Settled: settled, State: state}
 	return c.sendLocked(r.l.sess.localChannel, &c.settleDisp, nil)
@@ -158,10 +156,11 @@ func (r *Receiver) settle(d *IncomingDelivery, state codec.DeliveryState) error 
 func (r *Receiver) linkEndedLocked() {
 	r.ended = true
 	r.partial = nil
-	for id := range r.unsettld {
-		delete(r.l.sess.unsettledIn, id)
+	for id, in := range r.l.sess.unsettledIn {
+		if in.r == r {
+			delete(r.l.sess.unsettledIn, id)
+		}
 	}
-	r.unsettld = nil
 }
 
 // HeldUnsettled reports whether d still awaits settlement on r's link: not
@@ -172,7 +171,6 @@ func HeldUnsettled(r *Receiver, d *IncomingDelivery) bool {
 	c := r.l.conn
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, inSession := r.l.sess.unsettledIn[d.id]
-	_, inLink := r.unsettld[d.id]
-	return inSession || inLink
+	in, ok := r.l.sess.unsettledIn[d.id]
+	return ok && in == d
 }

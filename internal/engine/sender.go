@@ -27,13 +27,12 @@ type Sender struct {
 	settled        atomic.Uint64 // deliveries the peer settled so far
 
 	// Guarded by conn.mu.
-	nextTag   uint64
-	unsettled map[uint32]*OutgoingDelivery // by delivery id
-	lost      []*OutgoingDelivery
+	nextTag uint64
+	lost    []*OutgoingDelivery
 }
 
 func newSender(l *Link) *Sender {
-	return &Sender{l: l, flowed: make(chan struct{}, 1), settles: make(chan struct{}, 1), sendSem: make(chan struct{}, 1), unsettled: make(map[uint32]*OutgoingDelivery)}
+	return &Sender{l: l, flowed: make(chan struct{}, 1), settles: make(chan struct{}, 1), sendSem: make(chan struct{}, 1)}
 }
 
 // Link returns the link the sender sends on.
@@ -244,7 +243,6 @@ func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *Outg
 	if settled {
 		d.finish(nil, false)
 	} else {
-		s.unsettled[d.id] = d
 		sess.unsettledOut[d.id] = d
 	}
 
@@ -332,9 +330,11 @@ func (s *Sender) Unsettled() []*OutgoingDelivery {
 	if s.l.state == linkDetached {
 		return append([]*OutgoingDelivery(nil), s.lost...)
 	}
-	out := make([]*OutgoingDelivery, 0, len(s.unsettled))
-	for _, d := range s.unsettled {
-		out = append(out, d)
+	var out []*OutgoingDelivery
+	for _, d := range s.l.sess.unsettledOut {
+		if d.s == s {
+			out = append(out, d)
+		}
 	}
 	sortDeliveries(out)
 	return out
@@ -342,7 +342,6 @@ func (s *Sender) Unsettled() []*OutgoingDelivery {
 
 // dropLocked forgets a delivery that never fully reached the wire.
 func (s *Sender) dropLocked(d *OutgoingDelivery) {
-	delete(s.unsettled, d.id)
 	delete(s.l.sess.unsettledOut, d.id)
 	d.finish(nil, true)
 }
@@ -358,17 +357,18 @@ func (s *Sender) notifyFlow() {
 // linkEndedLocked moves the unsettled deliveries to the lost list and fails
 // their waiters. conn.mu must be held.
 func (s *Sender) linkEndedLocked() {
-	lost := make([]*OutgoingDelivery, 0, len(s.unsettled))
-	for id, d := range s.unsettled {
-		lost = append(lost, d)
-		delete(s.l.sess.unsettledOut, id)
+	var lost []*OutgoingDelivery
+	for id, d := range s.l.sess.unsettledOut {
+		if d.s == s {
+			lost = append(lost, d)
+			delete(s.l.sess.unsettledOut, id)
+		}
 	}
 	sortDeliveries(lost)
 	for _, d := range lost {
 		d.finish(nil, true)
 	}
 	s.lost = lost
-	s.unsettled = map[uint32]*OutgoingDelivery{}
 	s.notifyFlow()
 	s.notifySettled()
 }

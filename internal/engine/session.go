@@ -31,6 +31,10 @@ type Session struct {
 
 	byRemote     map[uint32]*Link // by the peer's handle
 	byLocal      map[uint32]*Link // by our handle
+	// The unsettled deliveries of every link of the session, by delivery
+	// id (dispositions name deliveries by id, per session). A link's own
+	// are found by filtering, which only its end and Sender.Unsettled do:
+	// a map per link as well would double the map work of every message.
 	unsettledOut map[uint32]*OutgoingDelivery
 	unsettledIn  map[uint32]*IncomingDelivery
 
@@ -420,7 +424,6 @@ func (s *Session) handleTransfer(t *codec.Transfer, payload []byte) error {
 	r.partial = nil
 	if !d.settled {
 		s.unsettledIn[d.id] = d
-		r.unsettld[d.id] = d
 	}
 	// Receive waits only on an empty queue: wake it only then, rather
 	// than making a new channel for every transfer.
@@ -450,9 +453,7 @@ func (s *Session) handleDisposition(d *codec.Disposition) {
 		_, ok := s.unsettledIn[id]
 		return ok
 	}, func(id uint32) {
-		in := s.unsettledIn[id]
 		delete(s.unsettledIn, id)
-		delete(in.r.unsettld, id)
 	}, func(yield func(uint32)) {
 		for id := range s.unsettledIn {
 			yield(id)
@@ -485,7 +486,6 @@ func (s *Session) outgoingDispositionLocked(first, last uint32, settled bool, st
 			toSettle = append(toSettle, id)
 		}
 		delete(s.unsettledOut, id)
-		delete(od.s.unsettled, id)
 		od.finish(state, false)
 		od.s.settled.Add(1)
 		if od.s != run {
