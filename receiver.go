@@ -235,11 +235,15 @@ func (r *Receiver) ctxErr(ctx context.Context) error {
 // turn.
 func (r *Receiver) next(ctx context.Context) (*Delivery, error) {
 	select {
-	case r.fetchSem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, r.ctxErr(ctx)
-	case <-r.life.Done():
-		return nil, r.Err()
+	case r.fetchSem <- struct{}{}: // the usual case, without a three-way select
+	default:
+		select {
+		case r.fetchSem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, r.ctxErr(ctx)
+		case <-r.life.Done():
+			return nil, r.Err()
+		}
 	}
 	defer func() { <-r.fetchSem }()
 	if r.life.Err() != nil {

@@ -190,11 +190,15 @@ func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *Outg
 			len(payload), l.peerMaxMsg, ErrMessageTooLarge)
 	}
 	select {
-	case s.sendSem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-l.done:
-		return nil, ErrLinkDetached
+	case s.sendSem <- struct{}{}: // the usual case: no send under way, and no three-way select to pay for
+	default:
+		select {
+		case s.sendSem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-l.done:
+			return nil, ErrLinkDetached
+		}
 	}
 	defer func() { <-s.sendSem }()
 
