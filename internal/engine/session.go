@@ -29,8 +29,8 @@ type Session struct {
 	remoteIncomingWindow uint32
 	nextDeliveryID       uint32
 
-	byRemote     map[uint32]*Link // by the peer's handle
-	byLocal      map[uint32]*Link // by our handle
+	byRemote map[uint32]*Link // by the peer's handle
+	byLocal  map[uint32]*Link // by our handle
 	// The unsettled deliveries of every link of the session, by delivery
 	// id (dispositions name deliveries by id, per session). A link's own
 	// are found by filtering, which only its end and Sender.Unsettled do:
