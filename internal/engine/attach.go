@@ -24,31 +24,33 @@ func (s *Session) handleAttach(a *codec.Attach) error {
 		return s.attachAnsweredLocked(l, a)
 	}
 	if a.Coordinator != nil {
-		// Transactions are not supported: refuse the coordinator link.
+		// Only a handler that coordinates transactions serves this link
+		// (Config.Coordinator); it arrives with no target.
 		a.Target = nil
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	l := &Link{
-		conn:          c,
-		sess:          s,
-		name:          a.Name,
-		role:          RoleSender,
-		remoteHandle:  a.Handle,
-		remoteSource:  a.Source,
-		remoteTarget:  a.Target,
-		sndSettleMode: SenderSettleMixed,
-		rcvSettleMode: ReceiverSettleFirst,
-		remoteProps:   a.Properties,
-		remoteOffered: a.OfferedCapabilities,
-		remoteDesired: a.DesiredCapabilities,
-		peerMaxMsg:    a.MaxMessageSize,
-		localMaxMsg:   c.cfg.MaxMessageSize,
-		creditWindow:  c.cfg.CreditWindow,
-		ctx:           ctx,
-		cancel:        cancel,
-		done:          make(chan struct{}),
-		changed:       make(chan struct{}),
-		state:         linkAttaching,
+		conn:              c,
+		sess:              s,
+		name:              a.Name,
+		role:              RoleSender,
+		remoteHandle:      a.Handle,
+		remoteSource:      a.Source,
+		remoteTarget:      a.Target,
+		remoteCoordinator: a.Coordinator,
+		sndSettleMode:     SenderSettleMixed,
+		rcvSettleMode:     ReceiverSettleFirst,
+		remoteProps:       a.Properties,
+		remoteOffered:     a.OfferedCapabilities,
+		remoteDesired:     a.DesiredCapabilities,
+		peerMaxMsg:        a.MaxMessageSize,
+		localMaxMsg:       c.cfg.MaxMessageSize,
+		creditWindow:      c.cfg.CreditWindow,
+		ctx:               ctx,
+		cancel:            cancel,
+		done:              make(chan struct{}),
+		changed:           make(chan struct{}),
+		state:             linkAttaching,
 	}
 	if a.Role == codec.RoleSender {
 		l.role = RoleReceiver
@@ -66,7 +68,7 @@ func (s *Session) handleAttach(a *codec.Attach) error {
 
 	// Ask the handler without holding the lock: it may call anything.
 	var herr error
-	if a.Coordinator != nil {
+	if a.Coordinator != nil && (!c.cfg.Coordinator || a.Role != codec.RoleSender) {
 		herr = &codec.Error{Condition: codec.ErrCondNotImplemented, Description: "transactions are not supported"}
 	} else {
 		l.inAttachPhase = true
@@ -102,6 +104,9 @@ func (s *Session) handleAttach(a *codec.Attach) error {
 		OfferedCapabilities: l.localOffered,
 		DesiredCapabilities: l.localDesired,
 		Properties:          l.localProps,
+	}
+	if l.remoteCoordinator != nil && herr == nil {
+		reply.Target, reply.Coordinator = nil, l.remoteCoordinator // accepted: the coordinator answers as itself
 	}
 	snd, rcv := codec.SenderSettleMode(l.replySndMode), codec.ReceiverSettleMode(l.replyRcvMode)
 	reply.SndSettleMode, reply.RcvSettleMode = &snd, &rcv

@@ -172,6 +172,10 @@ type AttachOptions struct {
 	// DeliveryOwner hands back, so that the caller's own state of a
 	// delivery and the engine's cost one allocation. nil: new.
 	NewDelivery func() *IncomingDelivery
+	// Coordinator, for a sending link, makes it a link to the peer's
+	// transaction coordinator (AMQP 1.0 §4.2): the attach carries it
+	// instead of Target, which must be nil.
+	Coordinator *codec.Coordinator
 }
 
 // AttachSender attaches a link on which we send, and waits until the peer
@@ -263,6 +267,7 @@ func (s *Session) attach(ctx context.Context, role Role, o *AttachOptions) (*Lin
 		RcvSettleMode:       &rcv,
 		Source:              o.Source,
 		Target:              o.Target,
+		Coordinator:         o.Coordinator,
 		Properties:          o.Properties,
 		OfferedCapabilities: o.OfferedCapabilities,
 		DesiredCapabilities: o.DesiredCapabilities,
@@ -327,7 +332,8 @@ func (s *Session) attachAnsweredLocked(l *Link, a *codec.Attach) error {
 	}
 	// The peer's terminus missing means it refuses the link; its detach
 	// with the reason follows (§2.6.3).
-	refused := l.role == RoleSender && a.Target == nil || l.role == RoleReceiver && a.Source == nil
+	refused := l.role == RoleSender && a.Target == nil && a.Coordinator == nil || l.role == RoleReceiver && a.Source == nil
+	l.remoteCoordinator = a.Coordinator
 	l.state = linkAttached
 	if refused {
 		return nil

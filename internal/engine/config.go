@@ -57,6 +57,10 @@ type Config struct {
 	// the peer begins a session of its own: a client has nothing to serve
 	// on one, and each would hold memory until channel-max.
 	RefusePeerSessions bool
+	// Coordinator passes links to a transaction coordinator (§4.2) to the
+	// handler's Attach, which tells them by LinkCoordinator; false refuses
+	// them with amqp:not-implemented.
+	Coordinator bool
 
 	// Context is the parent of every connection's context; nil means
 	// context.Background().

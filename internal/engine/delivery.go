@@ -154,8 +154,9 @@ type IncomingDelivery struct {
 	r       *Receiver
 	id      uint32
 	tag     []byte
-	tagBuf  [8]byte // what a tag of up to 8 bytes is copied into
-	owner   any     // see WithOwner
+	tagBuf  [8]byte             // what a tag of up to 8 bytes is copied into
+	owner   any                 // see WithOwner
+	state   codec.DeliveryState // the first transfer's state: see TransferState
 	format  uint32
 	payload []byte
 	settled bool // pre-settled by the peer

@@ -41,6 +41,10 @@ type Link struct {
 	remoteOffered []codec.Symbol
 	remoteDesired []codec.Symbol
 	peerMaxMsg    uint64 // peer's max-message-size, 0 = unlimited
+	// remoteCoordinator is the peer's transaction coordinator terminus
+	// (§4.2), in place of a target: on a link the peer attached to ours
+	// (Config.Coordinator), or in its answer to ours.
+	remoteCoordinator *codec.Coordinator
 
 	// The reply; written by Attach (reader goroutine) before the link is
 	// published, read-only afterwards.

@@ -192,6 +192,12 @@ func SendSettled(ctx context.Context, s *Sender, payload []byte) error {
 // send sends payload as a delivery kept in d, or in a new one when d is
 // nil; writeSelf: see SendAndWait.
 func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *OutgoingDelivery, writeSelf bool) (*OutgoingDelivery, error) {
+	return s.sendState(ctx, payload, settled, d, writeSelf, nil)
+}
+
+// sendState is send with state on the first transfer (the transactional
+// state of a send in a transaction, §4.4.1).
+func (s *Sender) sendState(ctx context.Context, payload []byte, settled bool, d *OutgoingDelivery, writeSelf bool, state codec.DeliveryState) (*OutgoingDelivery, error) {
 	l := s.l
 	c := l.conn
 	if l.peerMaxMsg > 0 && uint64(len(payload)) > l.peerMaxMsg {
@@ -313,6 +319,7 @@ func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *Outg
 			t.DeliveryTag = d.tag
 			t.MessageFormat = &c.sendTransferFormat // always 0
 			t.Settled = settled
+			t.State = state
 		}
 		// Only a message of one frame is written by the caller: the
 		// frames of a longer one may have to wait for the writer.

@@ -388,7 +388,7 @@ func (s *Session) handleTransfer(t *codec.Transfer, payload []byte) error {
 		} else {
 			d = new(IncomingDelivery)
 		}
-		d.r, d.id, d.settled = r, *t.DeliveryID, t.Settled
+		d.r, d.id, d.settled, d.state = r, *t.DeliveryID, t.Settled, t.State
 		// The frame reader reuses t: the tag is copied, into the delivery
 		// when it fits.
 		if t.DeliveryTag != nil {
@@ -549,9 +549,11 @@ func idRanges(ids []uint32) [][2]uint32 {
 }
 
 func isTerminal(s codec.DeliveryState) bool {
-	switch s.(type) {
+	switch s := s.(type) {
 	case *codec.Accepted, *codec.Rejected, *codec.Released, *codec.Modified:
 		return true
+	case *codec.TransactionalState:
+		return isTerminal(s.Outcome) // the outcome it will have at commit
 	}
 	return false
 }
