@@ -37,6 +37,7 @@ func NewBroker(t testing.TB, opts ...Option) *Broker {
 		Handler:        b.b.Handler(),
 		AllowAnonymous: len(cfg.users) == 0,
 		Logger:         cfg.broker.Logger,
+		Transactions:   true, // the broker coordinates them
 	}
 	if cfg.anonymous != nil {
 		b.opts.AllowAnonymous = *cfg.anonymous

@@ -32,6 +32,15 @@ type Broker struct {
 
 	dynSeq atomic.Uint64
 
+	// Transactions (txn.go, coordinator.go): txMu guards txns, the open
+	// transactions by id, and conns, the serving links of each connection
+	// that may carry transactional work. Taken per transactional message,
+	// never per plain one.
+	txMu   sync.RWMutex
+	txns   map[string]*txn
+	conns  map[*server.Conn]*connLinks
+	txnSeq atomic.Uint64
+
 	lnMu sync.Mutex
 	srv  *server.Server // set by Listen
 }
@@ -48,13 +57,17 @@ func New(opts *Options) *Broker {
 		id:      "amq.tmp." + strconv.FormatUint(brokerSeq.Add(1), 10),
 		nodes:   make(map[string]*node),
 		durable: make(map[string]*subscription),
+		txns:    make(map[string]*txn),
+		conns:   make(map[*server.Conn]*connLinks),
 	}
 }
 
 // QueueDepth returns the number of messages waiting on the node at address
 // (not counting those sent to a consumer and not yet settled, counting
 // those a consumer's link has not sent yet); for a topic, the sum over its
-// subscriptions. It is 0 for a node that does not exist.
+// subscriptions. Messages sent in a transaction count from its commit on,
+// and those a consumer settled in one are not waiting until its rollback.
+// It is 0 for a node that does not exist.
 func (b *Broker) QueueDepth(address string) int {
 	name, _ := splitAddress(address)
 	b.mu.RLock()

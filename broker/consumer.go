@@ -204,11 +204,18 @@ func (c *consumer) settleAll(batch []settlement) {
 }
 
 func (c *consumer) settleLocked(it *item, o outcome) {
-	q := c.q
 	if _, ok := c.inflight[it]; !ok {
 		return
 	}
 	delete(c.inflight, it)
+	c.q.applyLocked(it, o, c.link)
+}
+
+// applyLocked gives a delivered item the fate its outcome says: gone for
+// good, or back among the waiting ones. link is the link it was delivered
+// on (for undeliverable-here). It is the end of a settlement, and of a
+// transactional one at commit.
+func (q *queue) applyLocked(it *item, o outcome, link string) {
 	switch o.kind {
 	case outcomeReleased:
 		// §3.4.4: released does not count as a failed delivery attempt.
@@ -220,7 +227,7 @@ func (c *consumer) settleLocked(it *item, o outcome) {
 		}
 		if o.undeliverableHere {
 			x := it.extra()
-			x.excluded = append(x.excluded, c.link)
+			x.excluded = append(x.excluded, link)
 		}
 		if len(o.annotations) > 0 {
 			x := it.extra()

@@ -41,6 +41,57 @@
 // and the unsettled messages of a receiver that goes away are redelivered
 // with their delivery-count raised.
 //
+// # Transactions
+//
+// The broker is a transaction coordinator (AMQP 1.0 chapter 4) for local
+// transactions: a client attaches a link to the coordinator (capability
+// amqp:local-transactions; distributed and promotable transactions are
+// refused with amqp:not-implemented), declares a transaction, gets its id
+// in the declared outcome, and discharges it to commit or roll back. A
+// transaction belongs to the connection it was declared on: only that
+// connection's links may work in it or discharge it; to any other its id
+// is unknown (amqp:transaction:unknown-id).
+//
+//   - A message sent with a transactional state (to any node, or through
+//     the anonymous relay) is settled with transactional-state(accepted)
+//     and kept aside in the transaction: consumers do not see it and
+//     QueueDepth does not count it. A commit enqueues the transaction's
+//     messages, in the order they were sent; a rollback drops them. One
+//     sent in a transaction the connection does not have is rejected with
+//     amqp:transaction:unknown-id (dropped, if it was pre-settled).
+//   - A consumer's outcome in a transaction keeps the message acquired by
+//     the transaction, even if the consumer's link goes away: nobody else
+//     gets it. A commit applies the outcome as outside a transaction
+//     (accepted and rejected remove it, released and modified put it
+//     back); a rollback puts it back with its delivery-count raised. An
+//     outcome in a transaction the connection does not have counts as one
+//     rolled back.
+//   - A commit is atomic: it takes the locks of every queue and topic it
+//     touches together, checks that each has room for its part (room freed
+//     by the transaction's own accepts counts), and applies all of it, so
+//     consumers see all of it or none. When it cannot, or when some work
+//     of the transaction was refused, the transaction is rolled back and
+//     the discharge rejected with amqp:transaction:rollback.
+//   - A discharge first waits until the connection's other links have
+//     taken in what the client sent before it, so a client may send or
+//     settle and discharge at once without waiting for outcomes.
+//   - When the coordinator link or the connection ends, the transactions
+//     declared on it and not discharged are rolled back: nothing of them is
+//     applied. A commit whose answer is lost with the connection was
+//     either applied whole or not at all.
+//
+// Bounds: a connection has at most Options.MaxTransactions open (a further
+// declare is rejected with amqp:resource-limit-exceeded), and a
+// transaction holds at most MaxQueueMessages messages of MaxQueueBytes
+// bytes in all; a message beyond that is rejected with
+// amqp:resource-limit-exceeded and its transaction can then only roll
+// back. A malformed coordinator message is rejected with
+// amqp:decode-error, and the link goes on; a coordinator link must not
+// pre-settle (the attach is refused with amqp:invalid-field), and a
+// pre-settled declare or discharge on a mixed-mode link is ignored, since
+// its outcome could not be told. Transactional acquisition through a
+// link's flow (§4.4.3) is not supported.
+//
 // # Selectors
 //
 // A receiver may carry a JMS-style selector (the filter

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/amqgo/amq/internal/codec"
+	"github.com/amqgo/amq/internal/engine"
 	"github.com/amqgo/amq/server"
 )
 
@@ -17,7 +18,8 @@ const (
 )
 
 // Handler returns the server.Handler that serves the broker's nodes, for a
-// server.Listen of your own (Listen does this for you).
+// server.Listen of your own (Listen does this for you). Set the server's
+// Options.Transactions for it to serve transaction coordinators.
 func (b *Broker) Handler() server.Handler { return (*handler)(b) }
 
 // handler is the Broker seen from package server.
@@ -32,7 +34,7 @@ var linkStates sync.Map // *server.Link → *pendingLink
 // before the server starts serving it, release undoes the attach, so that
 // no consumer, private subscription or dynamic node is left behind.
 type pendingLink struct {
-	state any // *outLink or *inLink
+	state any // *outLink, *inLink or *coordLink
 	stop  func() bool
 }
 
@@ -41,8 +43,12 @@ func (b *Broker) holdLink(ctx context.Context, l *server.Link, state any) {
 	linkStates.Store(l, p)
 	p.stop = context.AfterFunc(ctx, func() {
 		if _, ok := linkStates.LoadAndDelete(l); ok {
-			if ol, ok := state.(*outLink); ok {
-				ol.close(false)
+			switch st := state.(type) {
+			case *outLink:
+				st.close(false)
+			case *inLink:
+				st.end()
+				b.leaveConn(l.Conn(), st, nil)
 			}
 		}
 	})
@@ -62,12 +68,23 @@ func takeLink(l *server.Link) any {
 // inLink is the broker side of a sending link: where its messages go.
 type inLink struct {
 	n *node // nil: anonymous relay, routed by each message's "to"
+
+	// A discharge waits until the link has stored what arrived before it
+	// (flush): kick interrupts the link's wait for a delivery, and waiters
+	// are released once the queued deliveries are stored.
+	kick    chan struct{} // cap 1
+	mu      sync.Mutex
+	waiters []chan struct{}
+	ended   bool
 }
 
 // Attach resolves the node of a link, creating it on demand, and shapes the
 // reply: the node's address (for dynamic nodes) and its kind capability.
 func (h *handler) Attach(ctx context.Context, l *server.Link) error {
 	b := (*Broker)(h)
+	if engine.LinkCoordinator(l) != nil {
+		return b.attachCoordinator(ctx, l)
+	}
 	if l.Role() == server.RoleReceiver {
 		return b.attachIncoming(ctx, l)
 	}
@@ -82,7 +99,7 @@ func (b *Broker) attachIncoming(ctx context.Context, l *server.Link) error {
 	if t.Dynamic {
 		return &codec.Error{Condition: codec.ErrCondNotImplemented, Description: "dynamic targets are not supported; use a dynamic source"}
 	}
-	in := &inLink{}
+	in := &inLink{kick: make(chan struct{}, 1)}
 	reply := *t
 	if t.Address != "" {
 		n, err := b.node(t.Address, kindOf(t.Capabilities))
@@ -93,6 +110,9 @@ func (b *Broker) attachIncoming(ctx context.Context, l *server.Link) error {
 		reply.Capabilities = withKind(t.Capabilities, n.kind)
 	}
 	l.SetTarget(&reply)
+	// Registered before the peer hears of the link, so that a discharge
+	// waits for its first transfers too.
+	b.joinConn(l.Conn(), in, nil)
 	b.holdLink(ctx, l, in)
 	return nil
 }
@@ -210,8 +230,11 @@ func toAMQPError(err error) *codec.Error {
 		return ce
 	case errors.Is(err, errFull):
 		return &codec.Error{Condition: codec.ErrCondResourceLimitExceeded, Description: "node is full"}
-	case errors.Is(err, errTooLarge), errors.Is(err, errTooManyNodes):
+	case errors.Is(err, errTooLarge), errors.Is(err, errTooManyNodes),
+		errors.Is(err, errTxnFull), errors.Is(err, errTooManyTxns):
 		return &codec.Error{Condition: codec.ErrCondResourceLimitExceeded, Description: err.Error()}
+	case errors.Is(err, errTxnUnknown):
+		return &codec.Error{Condition: codec.ErrCondTransactionUnknownID, Description: err.Error()}
 	case errors.Is(err, errDeleted):
 		return &codec.Error{Condition: codec.ErrCondNotFound, Description: "node was deleted"}
 	case errors.Is(err, ErrClosed):
@@ -222,30 +245,106 @@ func toAMQPError(err error) *codec.Error {
 
 // ServeReceiver stores each message the peer sends. Unsettled transfers
 // are settled accepted once stored, or rejected with the reason they could
-// not be (amqp:resource-limit-exceeded when the node is full).
+// not be (amqp:resource-limit-exceeded when the node is full). A link to
+// the transaction coordinator is served by serveCoordinator.
 func (h *handler) ServeReceiver(ctx context.Context, r *server.Receiver) {
 	b := (*Broker)(h)
-	in, _ := takeLink(r.Link()).(*inLink)
-	if in == nil {
-		return
+	switch st := takeLink(r.Link()).(type) {
+	case *inLink:
+		b.serveIncoming(ctx, r, st)
+	case *coordLink:
+		b.serveCoordinator(ctx, r, st)
 	}
+}
+
+// errKicked interrupts an incoming link's wait: a discharge waits for it.
+var errKicked = errors.New("broker: flush requested")
+
+func kicked() error { return errKicked }
+
+// noWait is a context that has ended: Receive with it takes a delivery
+// already queued, and does not wait for one.
+var noWait = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+func (b *Broker) serveIncoming(ctx context.Context, r *server.Receiver, in *inLink) {
+	conn := r.Link().Conn()
+	defer b.leaveConn(conn, in, nil) // joined at attach
+	defer in.end()
 	for {
-		d, err := r.Receive(ctx)
-		if err != nil {
-			return
-		}
-		err = b.store(in, d)
-		if d.Settled() {
-			if err != nil {
-				b.log.Debug("pre-settled message dropped", "error", err)
-			}
+		d, err := engine.ReceiveUntil(ctx, r, in.kick, kicked)
+		if errors.Is(err, errKicked) {
+			in.drain(func() bool {
+				d, _ := r.Receive(noWait)
+				if d != nil {
+					b.receive(conn, in, d)
+				}
+				return d != nil
+			})
 			continue
 		}
 		if err != nil {
-			_ = d.Reject(toAMQPError(err))
-		} else {
-			_ = d.Accept()
+			return
 		}
+		b.receive(conn, in, d)
+	}
+}
+
+// receive stores one message and settles it.
+func (b *Broker) receive(conn *server.Conn, in *inLink, d *server.IncomingDelivery) {
+	if ts, ok := engine.TransferState(d).(*codec.TransactionalState); ok {
+		b.receiveInTxn(conn, in, d, ts)
+		return
+	}
+	err := b.store(in, d)
+	if d.Settled() {
+		if err != nil {
+			b.log.Debug("pre-settled message dropped", "error", err)
+		}
+		return
+	}
+	if err != nil {
+		_ = d.Reject(toAMQPError(err))
+	} else {
+		_ = d.Accept()
+	}
+}
+
+// receiveInTxn puts a message sent in a transaction (§4.4.1) aside in it:
+// settled with the transactional state and accepted, it reaches its node
+// at commit. A transaction the connection does not have rejects it with
+// amqp:transaction:unknown-id; one that cannot take it rejects it (in
+// the transactional state) and will not commit.
+func (b *Broker) receiveInTxn(conn *server.Conn, in *inLink, d *server.IncomingDelivery, ts *codec.TransactionalState) {
+	t := b.lookupTxn(ts.TxnID, conn)
+	var err error
+	if t == nil {
+		err = errTxnUnknown
+	} else {
+		w := newWireMessage(d.Payload())
+		var n *node
+		if n, err = b.target(in, w); err != nil {
+			t.fail(err)
+		} else {
+			err = t.post(n, &w.message, b.lim)
+		}
+	}
+	if d.Settled() {
+		if err != nil {
+			b.log.Debug("pre-settled transactional message dropped", "error", err)
+		}
+		return
+	}
+	switch {
+	case errors.Is(err, errTxnUnknown):
+		_ = d.Settle(unknownTxn(ts.TxnID))
+	case err != nil:
+		_ = d.Settle(&codec.TransactionalState{TxnID: t.id, Outcome: &codec.Rejected{Error: toAMQPError(err)}})
+	default:
+		_ = d.Settle(&codec.TransactionalState{TxnID: t.id, Outcome: &codec.Accepted{}})
 	}
 }
 
@@ -257,13 +356,35 @@ func (b *Broker) store(in *inLink, d *server.IncomingDelivery) error {
 	if in.n != nil {
 		return in.n.publish(m)
 	}
-	// Anonymous relay: route by the message's "to" (§3.2.4).
+	to, err := relayAddress(w)
+	if err != nil {
+		return err
+	}
+	return b.publishTo(to, m)
+}
+
+// target is the node a message goes to: the link's, or on an anonymous
+// relay the one its "to" names (created if need be).
+func (b *Broker) target(in *inLink, w *wireMessage) (*node, error) {
+	if in.n != nil {
+		return in.n, nil
+	}
+	to, err := relayAddress(w)
+	if err != nil {
+		return nil, err
+	}
+	return b.node(to, kindUnset)
+}
+
+// relayAddress is the "to" of a message on an anonymous-relay link
+// (§3.2.4), which routes by it.
+func relayAddress(w *wireMessage) (string, error) {
 	dm, err := w.decoded()
 	if err != nil {
-		return &codec.Error{Condition: codec.ErrCondDecodeError, Description: err.Error()}
+		return "", &codec.Error{Condition: codec.ErrCondDecodeError, Description: err.Error()}
 	}
 	if dm.Properties == nil || dm.Properties.To == nil || *dm.Properties.To == "" {
-		return &codec.Error{Condition: codec.ErrCondInvalidField, Description: "message on an anonymous link has no \"to\" address"}
+		return "", &codec.Error{Condition: codec.ErrCondInvalidField, Description: "message on an anonymous link has no \"to\" address"}
 	}
-	return b.publishTo(*dm.Properties.To, m)
+	return *dm.Properties.To, nil
 }

@@ -7,7 +7,8 @@ import (
 // Listen creates a broker and serves it on url ("amqp://HOST:PORT" or
 // "amqps://HOST:PORT"; port 0 picks a free one, see URL). Server options
 // (TLS, users, anonymous access) come from opts.Server; its Handler is
-// replaced by the broker's. Close stops the listener and the broker.
+// replaced by the broker's, and its Transactions is set (the broker
+// coordinates transactions). Close stops the listener and the broker.
 func Listen(url string, opts *Options) (*Broker, error) {
 	b := New(opts)
 	var so server.Options
@@ -15,6 +16,7 @@ func Listen(url string, opts *Options) (*Broker, error) {
 		so = *opts.Server
 	}
 	so.Handler = b.Handler()
+	so.Transactions = true
 	if so.Logger == nil {
 		so.Logger = b.log
 	}

@@ -37,6 +37,7 @@ func splitAddress(addr string) (name string, kind nodeKind) {
 
 // node is a named queue or topic.
 type node struct {
+	id      uint64 // lock order (lockSeq)
 	name    string
 	kind    nodeKind
 	dynamic bool
@@ -62,7 +63,7 @@ func newNode(name string, kind nodeKind, lim limits) *node {
 	if kind == kindUnset {
 		kind = kindQueue
 	}
-	n := &node{name: name, kind: kind}
+	n := &node{id: lockSeq.Add(1), name: name, kind: kind}
 	if kind == kindQueue {
 		n.q = newQueue(name, lim)
 	}

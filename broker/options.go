@@ -12,6 +12,7 @@ const (
 	DefaultMaxQueueMessages = 100_000
 	DefaultMaxQueueBytes    = 256 << 20
 	DefaultMaxNodes         = 10_000
+	DefaultMaxTransactions  = 64
 )
 
 // Options configures a Broker. A nil *Options means all defaults; the zero
@@ -34,6 +35,13 @@ type Options struct {
 	// with amqp:resource-limit-exceeded.
 	MaxNodes int
 
+	// MaxTransactions bounds the transactions one connection has declared
+	// and not yet discharged. Zero means DefaultMaxTransactions; a negative
+	// value means no bound. Beyond it a declare is rejected with
+	// amqp:resource-limit-exceeded. (What one transaction holds is bounded
+	// as a node is: MaxQueueMessages sends, MaxQueueBytes bytes.)
+	MaxTransactions int
+
 	// Logger receives the broker's log. Nil discards it.
 	Logger *slog.Logger
 
@@ -48,6 +56,7 @@ type limits struct {
 	maxMsgs  int   // <0: unbounded
 	maxBytes int64 // <0: unbounded
 	maxNodes int   // <0: unbounded
+	maxTxns  int   // per connection; <0: unbounded
 }
 
 func (o *Options) resolve() (Options, limits) {
@@ -64,8 +73,11 @@ func (o *Options) resolve() (Options, limits) {
 	if c.MaxNodes == 0 {
 		c.MaxNodes = DefaultMaxNodes
 	}
+	if c.MaxTransactions == 0 {
+		c.MaxTransactions = DefaultMaxTransactions
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return c, limits{maxMsgs: c.MaxQueueMessages, maxBytes: c.MaxQueueBytes, maxNodes: c.MaxNodes}
+	return c, limits{maxMsgs: c.MaxQueueMessages, maxBytes: c.MaxQueueBytes, maxNodes: c.MaxNodes, maxTxns: c.MaxTransactions}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 var (
@@ -25,6 +26,7 @@ var (
 // never contend.
 type queue struct {
 	mu   sync.Mutex
+	id   uint64 // lock order, for a commit that holds several queues
 	name string
 	lim  limits
 
@@ -45,8 +47,12 @@ type queue struct {
 	deleted bool
 }
 
+// lockSeq numbers queues and nodes: a commit that locks several takes
+// them in this order, so that two commits cannot deadlock.
+var lockSeq atomic.Uint64
+
 func newQueue(name string, lim limits) *queue {
-	return &queue{name: name, lim: lim}
+	return &queue{id: lockSeq.Add(1), name: name, lim: lim}
 }
 
 // depth is the number of messages waiting (not delivered): on the queue,
@@ -98,13 +104,19 @@ func (q *queue) publish(m *message) error {
 	if err := q.roomLocked(m.size()); err != nil {
 		return err
 	}
-	q.seq++
-	it := &item{m: m, seq: q.seq}
-	q.held++
-	q.bytes += m.size()
-	q.items = append(q.items, it)
+	q.appendLocked(m)
 	q.dispatchLocked()
 	return nil
+}
+
+// appendLocked adds a copy of m at the tail, room permitting or not: the
+// caller checked. A dispatch after appending more than one item must
+// look at them all (scanAll).
+func (q *queue) appendLocked(m *message) {
+	q.seq++
+	q.held++
+	q.bytes += m.size()
+	q.items = append(q.items, &item{m: m, seq: q.seq})
 }
 
 // forget drops a held item for good (accepted, rejected, or dropped).

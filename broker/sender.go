@@ -16,8 +16,9 @@ func (h *handler) ServeSender(ctx context.Context, s *server.Sender) {
 	if ol == nil {
 		return
 	}
-	st := newSettler(ol.c, s)
+	st := newSettler(b, ol.c, s)
 	go st.run()
+	b.joinConn(st.conn, nil, st)
 
 	err := b.pump(ctx, s, ol, st)
 	if err != nil {
@@ -28,6 +29,7 @@ func (h *handler) ServeSender(ctx context.Context, s *server.Sender) {
 	<-ctx.Done()
 	closed, _ := s.Link().DetachReason()
 	st.stop()
+	b.leaveConn(st.conn, nil, st)
 	ol.close(closed || err != nil)
 }
 

@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"slices"
 	"sync"
 
+	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/server"
 )
 
@@ -13,17 +15,38 @@ import (
 // usually come from, and hands them to the consumer in one batch. The
 // link's SettledCount tells it when the peer settled some out of order:
 // only then does it look past the oldest delivery still unsettled.
+//
+// Outcomes in a transaction (§4.4.2) go to the transaction instead of the
+// consumer. A discharge waits (flush) until the settler has taken those
+// the peer sent before it.
 type settler struct {
-	c *consumer
-	s *server.Sender
+	b    *Broker
+	conn *server.Conn
+	c    *consumer
+	s    *server.Sender
 
-	mu      sync.Mutex
-	pending []pendingDelivery // send order
-	batch   []settlement      // scratch for sweep
-	taken   uint64            // settled deliveries taken off pending
-	added   chan struct{}     // cap 1: pending grew
-	quit    chan struct{}
-	done    chan struct{}
+	mu       sync.Mutex
+	pending  []pendingDelivery // send order
+	batch    []settlement      // scratch for sweep
+	txnBatch []txnSettlement   // scratch for sweep
+	taken    uint64            // settled deliveries taken off pending
+	added    chan struct{}     // cap 1: pending grew
+	flushes  chan flushWait
+	quit     chan struct{}
+	done     chan struct{}
+}
+
+// flushWait is a flush waiting for the settler to have taken target
+// settled deliveries.
+type flushWait struct {
+	target uint64
+	done   chan struct{}
+}
+
+// txnSettlement is an outcome in a transaction, for settleAll's batch.
+type txnSettlement struct {
+	it *item
+	ts *codec.TransactionalState
 }
 
 type pendingDelivery struct {
@@ -31,13 +54,16 @@ type pendingDelivery struct {
 	it *item
 }
 
-func newSettler(c *consumer, s *server.Sender) *settler {
+func newSettler(b *Broker, c *consumer, s *server.Sender) *settler {
 	return &settler{
-		c:     c,
-		s:     s,
-		added: make(chan struct{}, 1),
-		quit:  make(chan struct{}),
-		done:  make(chan struct{}),
+		b:       b,
+		conn:    s.Link().Conn(),
+		c:       c,
+		s:       s,
+		added:   make(chan struct{}, 1),
+		flushes: make(chan flushWait),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 }
 
@@ -61,15 +87,29 @@ func (st *settler) stop() {
 
 func (st *settler) run() {
 	defer close(st.done)
+	var flushes []flushWait
 	for {
 		st.sweep(true)
-		if st.s.SettledCount() > st.takenCount() {
+		taken := st.takenCount()
+		if st.s.SettledCount() > taken {
 			// Settled out of order (or before add): look at them all.
 			st.sweep(false)
+			taken = st.takenCount()
+		}
+		if len(flushes) > 0 {
+			flushes = slices.DeleteFunc(flushes, func(f flushWait) bool {
+				if f.target <= taken {
+					close(f.done)
+					return true
+				}
+				return false
+			})
 		}
 		select {
 		case <-st.s.Settlements():
 		case <-st.added:
+		case f := <-st.flushes:
+			flushes = append(flushes, f)
 		case <-st.quit:
 			st.sweep(false)
 			return
@@ -93,14 +133,18 @@ func (st *settler) takenCount() uint64 {
 func (st *settler) sweep(headOnly bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	batch := st.batch[:0]
+	batch, txnBatch := st.batch[:0], st.txnBatch[:0]
 	take := func(p pendingDelivery) bool {
 		state, finished, lost := p.d.Result()
 		if !finished {
 			return false
 		}
 		if !lost {
-			batch = append(batch, settlement{p.it, outcomeOf(state)})
+			if ts, ok := state.(*codec.TransactionalState); ok {
+				txnBatch = append(txnBatch, txnSettlement{p.it, ts})
+			} else {
+				batch = append(batch, settlement{p.it, outcomeOf(state)})
+			}
 			st.taken++
 		}
 		return true
@@ -125,4 +169,9 @@ func (st *settler) sweep(headOnly bool) {
 	st.c.settleAll(batch)
 	clear(batch)
 	st.batch = batch[:0]
+	for _, x := range txnBatch {
+		st.b.enlist(st.conn, st.c, x.it, x.ts)
+	}
+	clear(txnBatch)
+	st.txnBatch = txnBatch[:0]
 }

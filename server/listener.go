@@ -71,6 +71,7 @@ func Listen(rawURL string, opts *Options) (*Server, error) {
 		HandshakeTimeout: cfg.handshakeTimeout,
 		MaxMessageSize:   cfg.MaxMessageSize,
 		CreditWindow:     cfg.CreditWindow,
+		Coordinator:      cfg.Transactions,
 		Handler:          cfg.Handler,
 		Logger:           cfg.Logger,
 		SASL:             saslServer{cfg},

@@ -96,6 +96,15 @@ type Options struct {
 	// DefaultCreditWindow.
 	CreditWindow uint32
 
+	// Transactions passes links to a transaction coordinator (AMQP 1.0
+	// §4.2: a peer's sender whose attach carries a coordinator instead of
+	// a target) to the Handler, which must then serve them: Attach sees
+	// a receiving link with no Target, and accepting it answers with the
+	// coordinator. Package broker's handler does this (its Listen sets
+	// this field). false: such links are refused with
+	// amqp:not-implemented, as a server without transactions must.
+	Transactions bool
+
 	// Logger receives connection events. nil: logs are discarded.
 	// Passwords and SASL responses are never logged.
 	Logger *slog.Logger
