@@ -53,6 +53,11 @@ type Client struct {
 	supDone   chan struct{}
 	closeErr  error
 	closeDone chan struct{} // closed when Close has finished
+
+	// The link to the peer's transaction coordinator on the current
+	// connection, attached by the first Begin (tx.go).
+	txMu  sync.Mutex
+	txCtl *txController
 }
 
 func (c *Client) endDone() { c.doneOnce.Do(func() { close(c.done) }) }

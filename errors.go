@@ -163,6 +163,16 @@ func Retryable(err error) bool {
 	if errors.Is(err, ErrClosed) {
 		return false
 	}
+	if errors.Is(err, ErrTransactionOutcomeUnknown) {
+		return false
+	}
+	if errors.Is(err, ErrTransactionLost) {
+		return true
+	}
+	var te *TransactionError
+	if errors.As(err, &te) {
+		return true // nothing of the transaction was applied
+	}
 	var rel *ReleasedError
 	if errors.As(err, &rel) {
 		return true
@@ -272,6 +282,8 @@ func outcomeErr(state codec.DeliveryState) error {
 		return re
 	case *codec.Released:
 		return &ReleasedError{}
+	case *codec.TransactionalState:
+		return outcomeErr(s.Outcome) // a send in a transaction: the outcome it has there
 	case *codec.Modified:
 		return &ModifiedError{
 			DeliveryFailed:    s.DeliveryFailed,

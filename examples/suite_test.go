@@ -110,6 +110,19 @@ func TestSimpleSendReconnect(t *testing.T) {
 	assert.Equal(t, sequences(1, n), lines(out), "every message, once, in order")
 }
 
+// TestTxSendRecv: tx_send's batches reach the queue whole, at each commit;
+// tx_recv consumes them in transactions, and the queue ends empty.
+func TestTxSendRecv(t *testing.T) {
+	b := amqtest.NewBroker(t)
+	out := run(t, "tx_send", "-url", b.URL(), "-address", "tx", "-m", "25", "-b", "10")
+	assert.Equal(t, []string{"all messages committed"}, lines(out))
+	assert.Equal(t, 25, b.QueueDepth("tx"))
+
+	out = run(t, "tx_recv", "-url", b.URL(), "-address", "tx", "-m", "20", "-b", "10")
+	assert.Equal(t, sequences(1, 20), lines(out))
+	assert.Equal(t, 5, b.QueueDepth("tx"), "two batches consumed, the rest left")
+}
+
 func TestColourSelectedRecv(t *testing.T) {
 	b := amqtest.NewBroker(t)
 	out := run(t, "colour_send", "-url", b.URL(), "-address", "colours", "-m", "6")
@@ -317,7 +330,7 @@ func TestSuiteUsageErrors(t *testing.T) {
 	for _, name := range []string{
 		"helloworld_direct", "simple_send", "simple_recv", "colour_send", "selected_recv",
 		"queue_browser", "sync_client", "direct_send", "direct_recv", "server_direct",
-		"db_send", "db_recv", "recurring_timer", "tracing",
+		"db_send", "db_recv", "recurring_timer", "tracing", "tx_send", "tx_recv",
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, args := range [][]string{{"-no-such-flag"}, {"-m", "-1"}, {"unexpected-argument"}} {

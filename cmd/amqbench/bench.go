@@ -159,6 +159,26 @@ func sendLoop[R any](ctx context.Context, b *bench, id int, ops sendOps[R]) {
 		return p == nil || p.next(b.stopped)
 	}
 
+	if b.cfg.tx > 0 {
+		// A batch counts once committed: its messages reach the receiver
+		// only then.
+		bodies := make([][]byte, 0, b.cfg.tx)
+		seqs := make([]uint64, 0, b.cfg.tx)
+		for more() {
+			bodies, seqs = bodies[:0], seqs[:0]
+			for len(bodies) < b.cfg.tx && (len(bodies) == 0 || more()) {
+				seq := st.attempted.Add(1) - 1
+				bodies, seqs = append(bodies, b.body(id, seq)), append(seqs, seq)
+			}
+			err := ops.tx(ctx, bodies)
+			for _, seq := range seqs {
+				if !b.outcome(ctx, st, seq, err) {
+					return
+				}
+			}
+		}
+		return
+	}
 	if b.cfg.presettled || b.cfg.window == 1 {
 		for more() {
 			seq := st.attempted.Add(1) - 1

@@ -21,6 +21,8 @@
 //	                  (default 1000); 1 means a loop of blocking sends
 //	-senders N        number of senders, each on its own link (default 1)
 //	-presettled       send pre-settled (at-most-once); -window is then moot
+//	-tx N             send in local transactions of N messages (engine amq);
+//	                  -window 1 is the same workload outside transactions
 //	-engine E         amq (this module's client, the default) or goamqp
 //	                  (alias raw: github.com/Azure/go-amqp, the baseline)
 //	                  (github.com/Azure/go-amqp used directly)
@@ -95,7 +97,7 @@
 // latency_p90_us, latency_p99_us, latency_p999_us, latency_max_us,
 // send_rate_msgs_per_s, cpu_us_per_msg, allocs_per_msg, sent, received, lost, duplicated,
 // unconfirmed, stale, drained, stalled_s,
-// engine, url (never with credentials), peer_url, address, presettled,
+// engine, url (never with credentials), peer_url, address, presettled, tx,
 // size, credit, window, senders, rate, duration_s and elapsed_s, and label
 // when -label was given. -chart reads these objects back.
 //

@@ -34,6 +34,9 @@ type sendOps[R any] struct {
 	send  func(ctx context.Context, body []byte) error // until settled, or written when pre-settled
 	async func(ctx context.Context, body []byte) (R, error)
 	wait  func(ctx context.Context, r R) error
+	// tx sends bodies in one transaction and commits it (nil: the engine
+	// has no transactions).
+	tx func(ctx context.Context, bodies [][]byte) error
 }
 
 // amqEngine runs the workload on package amq.
@@ -78,6 +81,16 @@ func (e *amqEngine) newSender(ctx context.Context, b *bench) (func(context.Conte
 			return s.SendAsync(ctx, amq.NewMessage(body))
 		},
 		wait: func(ctx context.Context, r *amq.Receipt) error { return r.Wait(ctx) },
+		tx: func(ctx context.Context, bodies [][]byte) error {
+			return e.send.BeginFunc(ctx, func(tx *amq.Tx) error {
+				for _, body := range bodies {
+					if err := tx.Send(ctx, s, amq.NewMessage(body)); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
 	}
 	return func(ctx context.Context, b *bench, id int) { sendLoop(ctx, b, id, ops) }, nil
 }

@@ -28,6 +28,7 @@ type config struct {
 	window     int
 	senders    int
 	presettled bool
+	tx         int    // messages per local transaction; 0: no transactions
 	engine     string // "amq" or "raw"
 	rate       float64
 	json       bool
@@ -100,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.window, "window", c.window, "unsettled messages each sender keeps in flight; 1 means a blocking send loop")
 	fs.IntVar(&c.senders, "senders", c.senders, "number of senders, each on its own link")
 	fs.BoolVar(&c.presettled, "presettled", c.presettled, "send pre-settled (at-most-once); -window is then moot")
+	fs.IntVar(&c.tx, "tx", c.tx, "send in local transactions of `N` messages each, committed one after the other (engine amq; -window 1 is the same workload outside transactions)")
 	fs.StringVar(&c.engine, "engine", c.engine, "client engine: amq (this module) or goamqp, alias raw (github.com/Azure/go-amqp, the baseline)")
 	fs.Float64Var(&c.rate, "rate", c.rate, "total send rate in messages/s, paced by a ticker; 0 means as fast as possible")
 	fs.BoolVar(&c.json, "json", c.json, "print the results as one JSON object")
@@ -187,6 +189,12 @@ func (c *config) validate() error {
 	}
 	if c.password != "" && c.user == "" {
 		return errors.New("-password needs -user")
+	}
+	if c.tx < 0 {
+		return fmt.Errorf("-tx %d: must not be negative", c.tx)
+	}
+	if c.tx > 0 && (c.engine != "amq" || c.presettled || c.chaos) {
+		return errors.New("-tx needs -engine amq, without -presettled or -chaos: go-amqp has no transactions, and pre-settled sends have no outcome")
 	}
 	if c.chaos && c.engine != "amq" {
 		return errors.New("-chaos needs -engine amq: raw go-amqp does not reconnect")

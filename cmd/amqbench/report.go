@@ -17,6 +17,7 @@ type report struct {
 	PeerURL    string  `json:"peer_url"`
 	Address    string  `json:"address"`
 	Presettled bool    `json:"presettled"`
+	Tx         int     `json:"tx,omitempty"`
 	Size       int     `json:"size"`
 	Credit     int     `json:"credit"`
 	Window     int     `json:"window"`
@@ -64,6 +65,7 @@ func (b *bench) report(res result, peerURL string) report {
 		PeerURL:    redact(peerURL),
 		Address:    cfg.address,
 		Presettled: cfg.presettled,
+		Tx:         cfg.tx,
 		Size:       cfg.size,
 		Credit:     cfg.credit,
 		Window:     cfg.window,
@@ -132,6 +134,9 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	mode := "unsettled"
 	if r.Presettled {
 		mode = "pre-settled"
+	}
+	if r.Tx > 0 {
+		mode = fmt.Sprintf("transactions of %d", r.Tx)
 	}
 	load := "saturation"
 	if r.Rate > 0 {

@@ -31,3 +31,7 @@ func TransferState(d *IncomingDelivery) codec.DeliveryState { return d.state }
 func SendWithState(ctx context.Context, s *Sender, payload []byte, state codec.DeliveryState) (*OutgoingDelivery, error) {
 	return s.sendState(ctx, payload, false, nil, true, state)
 }
+
+// DeliveryConn returns the connection a delivery arrived on: work in a
+// transaction must be on the connection the transaction lives on.
+func DeliveryConn(d *IncomingDelivery) *Conn { return d.r.l.conn }

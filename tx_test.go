@@ -1,0 +1,216 @@
+package amq_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amqgo/amq"
+	"github.com/amqgo/amq/amqtest"
+	"github.com/amqgo/amq/server"
+)
+
+// sendIn sends the bodies in tx on s.
+func sendIn(t *testing.T, ctx context.Context, tx *amq.Tx, s *amq.Sender, bodies ...string) {
+	t.Helper()
+	for _, b := range bodies {
+		require.NoError(t, tx.Send(ctx, s, amq.NewMessage(b)))
+	}
+}
+
+// receiveBodies receives n messages and returns their bodies, accepting
+// none of them (the receiver is ManualAccept).
+func receiveBodies(t *testing.T, ctx context.Context, r *amq.Receiver, n int) ([]string, []*amq.Delivery) {
+	t.Helper()
+	var bodies []string
+	var ds []*amq.Delivery
+	for range n {
+		d, err := r.Receive(ctx)
+		require.NoError(t, err)
+		bodies = append(bodies, fmt.Sprint(d.Message.Body))
+		ds = append(ds, d)
+	}
+	return bodies, ds
+}
+
+func TestTxCommitMakesItsSendsVisible(t *testing.T) {
+	b := amqtest.NewBroker(t)
+	c := dial(t, b.URL(), nil)
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "tx-commit", nil)
+	require.NoError(t, err)
+
+	tx, err := c.Begin(ctx)
+	require.NoError(t, err)
+	sendIn(t, ctx, tx, s, "one", "two", "three")
+	assert.Equal(t, 0, b.QueueDepth("tx-commit"), "nothing visible before the commit")
+	require.NoError(t, tx.Commit(ctx))
+	assert.Equal(t, 3, b.QueueDepth("tx-commit"))
+
+	r, err := c.NewReceiver(ctx, "tx-commit", nil)
+	require.NoError(t, err)
+	got, _ := receiveBodies(t, ctx, r, 3)
+	assert.Equal(t, []string{"one", "two", "three"}, got, "in the order sent")
+
+	assert.ErrorIs(t, tx.Commit(ctx), amq.ErrTxDone)
+	assert.ErrorIs(t, tx.Send(ctx, s, amq.NewMessage("late")), amq.ErrTxDone)
+}
+
+func TestTxRollbackDropsItsSends(t *testing.T) {
+	b := amqtest.NewBroker(t)
+	c := dial(t, b.URL(), nil)
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "tx-rollback", nil)
+	require.NoError(t, err)
+
+	tx, err := c.Begin(ctx)
+	require.NoError(t, err)
+	sendIn(t, ctx, tx, s, "gone")
+	require.NoError(t, tx.Rollback(ctx))
+	require.NoError(t, s.Send(ctx, amq.NewMessage("kept")), "the sender goes on outside the transaction")
+	assert.Equal(t, 1, b.QueueDepth("tx-rollback"))
+
+	r, err := c.NewReceiver(ctx, "tx-rollback", nil)
+	require.NoError(t, err)
+	got, _ := receiveBodies(t, ctx, r, 1)
+	assert.Equal(t, []string{"kept"}, got)
+}
+
+// Settlements in a transaction take effect at commit; a rollback gives
+// the messages back for redelivery, counted as a failed attempt.
+func TestTxSettlements(t *testing.T) {
+	b := amqtest.NewBroker(t)
+	c := dial(t, b.URL(), nil)
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "tx-settle", nil)
+	require.NoError(t, err)
+	for _, body := range []string{"a", "b", "c"} {
+		require.NoError(t, s.Send(ctx, amq.NewMessage(body)))
+	}
+	r, err := c.NewReceiver(ctx, "tx-settle", &amq.ReceiverOptions{ManualAccept: true, Credit: 1})
+	require.NoError(t, err)
+
+	// Rolled back: "a" comes again, once more delivered.
+	tx, err := c.Begin(ctx)
+	require.NoError(t, err)
+	_, ds := receiveBodies(t, ctx, r, 1)
+	require.NoError(t, tx.Accept(ctx, ds[0]))
+	assert.ErrorIs(t, ds[0].Accept(ctx), amq.ErrAlreadySettled, "settled once, in the transaction")
+	require.NoError(t, tx.Rollback(ctx))
+
+	// Committed: everything received is consumed.
+	tx, err = c.Begin(ctx)
+	require.NoError(t, err)
+	var bodies []string
+	for range 3 {
+		d, err := r.Receive(ctx)
+		require.NoError(t, err)
+		bodies = append(bodies, fmt.Sprint(d.Message.Body))
+		if d.Message.Body == "a" {
+			assert.Equal(t, uint32(1), d.Message.DeliveryCount, "redelivered after the rollback")
+		}
+		require.NoError(t, tx.Accept(ctx, d))
+	}
+	assert.ElementsMatch(t, []string{"a", "b", "c"}, bodies)
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, r.Close(ctx))
+	assert.Equal(t, 0, b.QueueDepth("tx-settle"), "every accept applied at the commit")
+}
+
+func TestBeginFunc(t *testing.T) {
+	b := amqtest.NewBroker(t)
+	c := dial(t, b.URL(), nil)
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "tx-func", nil)
+	require.NoError(t, err)
+
+	require.NoError(t, c.BeginFunc(ctx, func(tx *amq.Tx) error {
+		return tx.Send(ctx, s, amq.NewMessage("committed"))
+	}))
+	assert.Equal(t, 1, b.QueueDepth("tx-func"))
+
+	failure := errors.New("the work failed")
+	err = c.BeginFunc(ctx, func(tx *amq.Tx) error {
+		require.NoError(t, tx.Send(ctx, s, amq.NewMessage("rolled back")))
+		return failure
+	})
+	assert.ErrorIs(t, err, failure)
+	assert.Equal(t, 1, b.QueueDepth("tx-func"), "an error rolls back")
+
+	assert.PanicsWithValue(t, "boom", func() {
+		_ = c.BeginFunc(ctx, func(tx *amq.Tx) error {
+			require.NoError(t, tx.Send(ctx, s, amq.NewMessage("panicked")))
+			panic("boom")
+		})
+	})
+	assert.Equal(t, 1, b.QueueDepth("tx-func"), "a panic rolls back")
+}
+
+// A transaction does not outlive its connection: the client says so, lets
+// the work be retried, and the broker applied none of it.
+func TestTxLostWithItsConnection(t *testing.T) {
+	b := amqtest.NewBroker(t)
+	lost := make(chan struct{}, 1)
+	c := dial(t, b.URL(), &amq.ConnectOptions{OnStateChange: func(ev amq.StateEvent) {
+		if ev.State == amq.StateDisconnected {
+			select {
+			case lost <- struct{}{}:
+			default:
+			}
+		}
+	}})
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "tx-lost", nil)
+	require.NoError(t, err)
+
+	tx, err := c.Begin(ctx)
+	require.NoError(t, err)
+	sendIn(t, ctx, tx, s, "in flight")
+	b.DropConnections()
+	select {
+	case <-lost: // the client knows: the commit is not sent at all
+	case <-ctx.Done():
+		t.Fatal("the client never noticed the drop")
+	}
+
+	err = tx.Commit(ctx)
+	require.ErrorIs(t, err, amq.ErrTransactionLost)
+	assert.True(t, amq.Retryable(err))
+	assert.Equal(t, 0, b.QueueDepth("tx-lost"), "nothing of it applied")
+
+	// The client reconnected: a new transaction works.
+	require.NoError(t, c.BeginFunc(ctx, func(tx *amq.Tx) error {
+		return tx.Send(ctx, s, amq.NewMessage("again"))
+	}))
+	assert.Equal(t, 1, b.QueueDepth("tx-lost"))
+}
+
+func TestBeginWithoutCoordinator(t *testing.T) {
+	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: server.HandlerFuncs{}, AllowAnonymous: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	c := dial(t, srv.URL(), nil)
+
+	_, err = c.Begin(testCtx(t))
+	require.ErrorIs(t, err, amq.ErrNoCoordinator)
+	var ae *amq.Error
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, "amqp:not-implemented", ae.Condition)
+	assert.False(t, amq.Retryable(err))
+	select {
+	case <-c.Done():
+		t.Fatal("a refused coordinator must not end the client")
+	default:
+	}
+}
+
+func TestRetryableTransactionErrors(t *testing.T) {
+	assert.True(t, amq.Retryable(&amq.TransactionError{Op: "commit", Condition: "amqp:transaction:rollback"}))
+	assert.True(t, amq.Retryable(&amq.Error{Scope: amq.ScopeConnection, Err: amq.ErrTransactionLost}))
+	assert.False(t, amq.Retryable(&amq.Error{Scope: amq.ScopeConnection, Err: fmt.Errorf("%w (eof)", amq.ErrTransactionOutcomeUnknown)}))
+	assert.False(t, amq.Retryable(context.Canceled))
+}
