@@ -430,3 +430,9 @@ func ExampleDelivery_Release() {
 	_ = d.Accept(ctx)
 	// Output: job 0
 }
+
+func ExampleMessage_SetPriority() {
+	low := amq.NewMessage("background job").SetPriority(0) // 0 itself: a Priority left at 0 sends none (4)
+	fmt.Println(low.Priority)
+	// Output: 0
+}

@@ -37,8 +37,14 @@ type Message struct {
 
 	// Durable asks intermediaries to store the message durably.
 	Durable bool
-	// Priority is the relative priority; 0 means the AMQP default of 4.
+	// Priority is the relative priority, 0 the lowest; a received message
+	// whose header gives none reads as DefaultPriority (4), as AMQP says.
+	// To send, a nonzero Priority goes in the header and 0 sends none
+	// (the peer then reads 4): to send priority 0 itself, use SetPriority.
 	Priority uint8
+	// priorityZero: Priority 0 is meant, not unset (SetPriority(0), or
+	// received as 0).
+	priorityZero bool
 	// TTL is the time to live; 0 means none.
 	TTL time.Duration
 	// FirstAcquirer is true if no receiver acquired the message before.
@@ -90,6 +96,17 @@ type Message struct {
 // NewMessage returns a message with the given body. A string body is sent
 // as an amqp-value (as Proton sends it), a []byte body as a data section.
 func NewMessage(body any) *Message { return &Message{Body: body} }
+
+// DefaultPriority is the priority of a message whose header gives none
+// (AMQP 1.0 section 3.2.1).
+const DefaultPriority = 4
+
+// SetPriority sets the priority, 0 included, and returns the message. It
+// is how to send priority 0: a Priority field left at 0 sends none.
+func (m *Message) SetPriority(p uint8) *Message {
+	m.Priority, m.priorityZero = p, p == 0
+	return m
+}
 
 // SetTo sets the destination address and returns the message, so that
 // amq.NewMessage("hi").SetTo("queue1") reads as one expression.
@@ -189,10 +206,10 @@ func (m *Message) toWire() (w wireMessage, err error) {
 		}
 		cm.Value, cm.HasValue = c, true
 	}
-	if m.Durable || m.Priority != 0 || m.TTL != 0 || m.FirstAcquirer || m.DeliveryCount != 0 {
+	if m.Durable || m.Priority != 0 || m.priorityZero || m.TTL != 0 || m.FirstAcquirer || m.DeliveryCount != 0 {
 		w := &wireHeader{prio: m.Priority}
-		if w.prio == 0 {
-			w.prio = 4
+		if w.prio == 0 && !m.priorityZero {
+			w.prio = DefaultPriority
 		}
 		w.h = codec.Header{Durable: m.Durable, Priority: &w.prio, FirstAcquirer: m.FirstAcquirer, DeliveryCount: m.DeliveryCount}
 		if m.TTL != 0 {
@@ -327,10 +344,12 @@ func (m *Message) fromCodec(cm *codec.Message) {
 			m.BinaryAsValue = true
 		}
 	}
+	m.Priority = DefaultPriority
 	if h := cm.Header; h != nil {
 		m.Durable = h.Durable
 		if h.Priority != nil {
 			m.Priority = *h.Priority
+			m.priorityZero = m.Priority == 0
 		}
 		if h.TTL != nil {
 			m.TTL = time.Duration(*h.TTL) * time.Millisecond
