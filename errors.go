@@ -235,6 +235,8 @@ func wrapErr(op, address string, err error) error {
 		e.Scope = scoped.scope
 	case errors.As(err, &openErr):
 		e.Scope = ScopeConnection
+	case errors.Is(err, engine.ErrSessionEnded):
+		e.Scope = ScopeSession
 	case errors.Is(err, engine.ErrRefused), errors.Is(err, engine.ErrLinkDetached), errors.Is(err, engine.ErrMessageTooLarge):
 		e.Scope = ScopeLink
 	case errors.Is(err, engine.ErrConnClosed):

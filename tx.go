@@ -102,10 +102,15 @@ func (c *Client) Begin(ctx context.Context) (*Tx, error) {
 	}
 	state, _, err := coordinate(ctx, ctl, codec.DeclareBody())
 	if err != nil {
-		if errors.Is(err, ErrDeliveryLost) || errors.Is(err, engine.ErrLinkDetached) || errors.Is(err, engine.ErrConnClosed) {
+		select {
+		case <-conn.Done():
 			return nil, &Error{Scope: ScopeConnection, Op: "begin transaction", Err: ErrTransactionLost}
+		case <-ctl.Done():
+			// The coordinator took its link away: say why, as a refusal.
+			return nil, noCoordinator(linkEndErr("begin transaction", "", ctl.Link()))
+		default:
+			return nil, wrapErr("begin transaction", "", err)
 		}
-		return nil, wrapErr("begin transaction", "", err)
 	}
 	switch s := state.(type) {
 	case *codec.Declared:
@@ -144,15 +149,35 @@ func (c *Client) coordinator(ctx context.Context, conn *engine.Conn) (*engine.Se
 	})
 	if err != nil {
 		_ = endSession(context.WithoutCancel(ctx), session, c.cfg.CloseTimeout)
-		e := wrapErr("begin transaction", "", err)
-		var ae *Error
-		if errors.As(e, &ae) && ae.Scope == ScopeLink {
-			ae.Err = ErrNoCoordinator
-		}
-		return nil, e
+		return nil, noCoordinator(wrapErr("begin transaction", "", err))
+	}
+	if engine.LinkCoordinator(l.Link()) == nil {
+		// The peer took the link as one to an ordinary node (the Proton C
+		// example broker does): a declare sent there is no declare.
+		_ = endSession(context.WithoutCancel(ctx), session, c.cfg.CloseTimeout)
+		return nil, &Error{Scope: ScopeLink, Op: "begin transaction", Err: fmt.Errorf("%w: it answered the coordinator link with an ordinary target", ErrNoCoordinator)}
 	}
 	c.txCtl = &txController{conn: conn, session: session, link: l}
 	return l, nil
+}
+
+// noCoordinator marks the refusal of a coordinator link (the link
+// detached, or its session ended, by the peer) as ErrNoCoordinator, unless
+// its condition says something else, such as a resource limit.
+func noCoordinator(err error) error {
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Scope != ScopeLink && ae.Scope != ScopeSession {
+		return err
+	}
+	switch codec.Symbol(ae.Condition) {
+	case "", codec.ErrCondNotImplemented, codec.ErrCondNotFound, codec.ErrCondNotAllowed, codec.ErrCondInvalidField:
+		if ae.Err == nil {
+			ae.Err = ErrNoCoordinator
+		} else {
+			ae.Err = fmt.Errorf("%w: %w", ErrNoCoordinator, ae.Err)
+		}
+	}
+	return err
 }
 
 // coordinate sends a declare or discharge to the coordinator and waits for

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amqgo/amq"
 	"github.com/amqgo/amq/amqtest"
+	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/server"
 )
 
@@ -213,4 +214,58 @@ func TestRetryableTransactionErrors(t *testing.T) {
 	assert.True(t, amq.Retryable(&amq.Error{Scope: amq.ScopeConnection, Err: amq.ErrTransactionLost}))
 	assert.False(t, amq.Retryable(&amq.Error{Scope: amq.ScopeConnection, Err: fmt.Errorf("%w (eof)", amq.ErrTransactionOutcomeUnknown)}))
 	assert.False(t, amq.Retryable(context.Canceled))
+}
+
+// A peer that refuses the coordinator by ending its session (as RabbitMQ
+// 3.10 does) gives ErrNoCoordinator; the client answers that end once and
+// the connection goes on, as clean as before.
+func TestBeginRefusedByASessionEnd(t *testing.T) {
+	frames := make(chan []string, 1)
+	peer := startRawPeer(t, func(pc *peerConn) {
+		var seen []string
+		defer func() { frames <- seen }()
+		if pc.send(&codec.Open{ContainerID: "rabbit-like"}) != nil {
+			return
+		}
+		for {
+			fr, err := codec.ReadFrame(pc.nc, 0)
+			if err != nil {
+				return
+			}
+			switch b := fr.Body.(type) {
+			case *codec.Begin:
+				ch := fr.Channel
+				if codec.WriteFrame(pc.nc, codec.Frame{Type: codec.FrameAMQP, Channel: ch, Body: &codec.Begin{RemoteChannel: &ch, IncomingWindow: 100, OutgoingWindow: 100}}) != nil {
+					return
+				}
+			case *codec.Attach:
+				seen = append(seen, "attach")
+				end := &codec.End{Error: &codec.Error{Condition: codec.ErrCondNotImplemented, Description: "Transactions not supported"}}
+				if codec.WriteFrame(pc.nc, codec.Frame{Type: codec.FrameAMQP, Channel: fr.Channel, Body: end}) != nil {
+					return
+				}
+			case *codec.End:
+				seen = append(seen, "end")
+			case *codec.Close:
+				if b.Error != nil {
+					seen = append(seen, "close "+string(b.Error.Condition))
+				} else {
+					seen = append(seen, "close")
+				}
+				_ = pc.send(&codec.Close{})
+				return
+			}
+		}
+	})
+	c, err := amq.Dial(testCtx(t), peer.url(), &amq.ConnectOptions{SASL: noSASL, Reconnect: amq.NoReconnect})
+	require.NoError(t, err)
+
+	_, err = c.Begin(testCtx(t))
+	require.ErrorIs(t, err, amq.ErrNoCoordinator)
+	var ae *amq.Error
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, amq.ScopeSession, ae.Scope)
+	assert.Equal(t, "amqp:not-implemented", ae.Condition)
+	require.NoError(t, c.Close())
+	assert.Equal(t, []string{"attach", "end", "close"}, <-frames, "one end for the peer's, then the client's own clean close")
 }

@@ -290,10 +290,14 @@ func (s *Session) attach(ctx context.Context, role Role, o *AttachOptions) (*Lin
 	case <-l.done:
 		c.mu.Lock()
 		e, answered := l.detachErr, l.remoteHandleSet
+		withSession := l.endedWithSession && !c.ended // the session alone, not the connection
 		c.mu.Unlock()
 		if !answered {
 			// The session or the connection ended first.
-			if e != nil {
+			switch {
+			case withSession && e != nil:
+				return nil, fmt.Errorf("amqp: attach %q: %w: %w", o.Name, ErrSessionEnded, e)
+			case e != nil:
 				return nil, fmt.Errorf("amqp: attach %q: %w", o.Name, e)
 			}
 			return nil, fmt.Errorf("amqp: attach %q: %w", o.Name, c.endedErr())

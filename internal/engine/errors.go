@@ -20,6 +20,10 @@ var (
 	// ErrMessageTooLarge is returned by Send when the encoded message is
 	// larger than the peer's max-message-size.
 	ErrMessageTooLarge = errors.New("amqp: message too large")
+	// ErrSessionEnded is wrapped by an attach that failed because the peer
+	// ended the link's session before answering it (how RabbitMQ refuses
+	// some links).
+	ErrSessionEnded = errors.New("amqp: session ended")
 )
 
 // ToCodecError turns any error into the AMQP error sent on the wire: a

@@ -195,6 +195,7 @@ func (s *Session) answerEndLocked() {
 		return
 	}
 	s.endPending = false
+	s.endSent = true // answered: a later End must not send another on the freed channel
 	_ = c.sendLocked(s.localChannel, &codec.End{}, nil)
 	c.freeSessionLocked(s)
 }
