@@ -4,8 +4,9 @@
 // rabbitmq_amqp1_0 plugin, the Qpid Proton C example broker, a broker
 // written on Qpid Proton Python (peers/proton_broker.py), Proton Python 0.37
 // and 0.40 (the reference's own send.py and receive.py in peers/reference,
-// a type matrix, an interop client), Qpid JMS (peers/jms), rhea, and amq's
-// own embedded broker.
+// a type matrix, an interop client, a transactional client in
+// peers/proton_tx.py), Qpid JMS (peers/jms), rhea, and amq's own embedded
+// broker.
 //
 // The tests carry the build tag "integration":
 //

@@ -59,6 +59,9 @@ const (
 	// so go-amqp's own (uint32) credit accounting holds. amq's receiver does
 	// not need it.
 	FeatExactCredit Feature = "exact credit"
+	// FeatTransactions: the broker has a transaction coordinator (AMQP 1.0
+	// chapter 4, local transactions), so amq's Client.Begin works.
+	FeatTransactions Feature = "local transactions"
 )
 
 // Peer is one broker the suite runs against, with what it can't do.
@@ -184,7 +187,25 @@ func getPeer(t testing.TB, name string) *Peer {
 	return lp.peer
 }
 
+// helperEnv, when set, names one of helpers for the test binary to run
+// instead of its tests, with os.Args[1:] as its arguments: a test that
+// needs a client in a process of its own, to kill it, runs its own binary
+// so.
+const helperEnv = "AMQ_IT_HELPER"
+
+// helpers are the programs the test binary can be run as; each returns its
+// exit status.
+var helpers = map[string]func(args []string) int{}
+
 func TestMain(m *testing.M) {
+	if name := os.Getenv(helperEnv); name != "" {
+		h := helpers[name]
+		if h == nil {
+			fmt.Fprintf(os.Stderr, "%s=%s: no such helper\n", helperEnv, name)
+			os.Exit(2)
+		}
+		os.Exit(h(os.Args[1:]))
+	}
 	code := m.Run()
 	stopAll()
 	os.Exit(code)
@@ -370,6 +391,7 @@ func startRabbitMQ() (*Peer, error) {
 			FeatDurableSub:    rabbitDurableWhy,
 			FeatCloseAnswered: "measured (Proton frame trace): RabbitMQ 3.10.8 answers detach(closed=true) with detach(closed=false), so a link Close waits until its context ends",
 			FeatModify:        "RabbitMQ 3.10 answers a modified outcome without undeliverable-here (go-amqp leaves false fields out) with amqp:invalid-field \"Unrecognised state\" and ends the session",
+			FeatTransactions:  "measured (frame trace): RabbitMQ 3.10 answers the attach of a coordinator link by ending the session with amqp:not-implemented \"Transactions not supported\"",
 		},
 		ipv6: func() (string, error) { return "", errors.New("not listening on ::1") },
 	}, nil
@@ -454,6 +476,7 @@ func startProtonC() (*Peer, error) {
 			FeatOutcomes:        "the example broker pre-settles every delivery it sends, so reject/release/modify have nothing to act on",
 			FeatRejectAddress:   "the example broker accepts every transfer",
 			FeatSettledSendMode: "the example broker answers every attach with snd-settle-mode mixed (go-amqp then refuses a link that asked for settled)",
+			FeatTransactions:    "measured (frame trace): the example broker answers a coordinator attach with a plain target, and a declare sent on it crashes it (broker.c's PN_DELIVERY handler looks the queue up by the link's null target address, queues_get(…, NULL)); TestTxNoCoordinator runs against a broker of its own",
 			FeatMultiFrameIn:    "the example broker corrupts a message whose frames arrive in more than one read: broker.c's PN_DELIVERY handler receives each chunk into the start of its buffer (pn_link_recv(l, m->start, m->size), not m->start + the old size); measured: a 1 MiB message in 16 KiB frames arrives with its first 16 KiB replaced",
 		},
 		ipv6: func() (string, error) {
@@ -538,7 +561,8 @@ func startProtonPython() (*Peer, error) {
 		TopicCaps:     []string{"topic"},
 		RejectAddress: "reject.it",
 		Missing: map[Feature]string{
-			FeatIPv6: "Proton Python 0.37's IO.listen opens AF_INET sockets only",
+			FeatIPv6:         "Proton Python 0.37's IO.listen opens AF_INET sockets only",
+			FeatTransactions: "peers/proton_broker.py has no coordinator: it refuses the link with amqp:not-implemented",
 		},
 		ipv6: func() (string, error) { return "", errors.New("IPv4 only") },
 	}, nil

@@ -29,7 +29,10 @@ It is a test peer for the amq integration suite, not a product:
     putting a message "kept across the detach" on each durable subscription:
     a client that answers with a non-closing detach and re-attaches finds
     it; an answer that closes the link (closed=true) ends the subscription,
-    and the message with it.
+    and the message with it;
+  * there is no transaction coordinator: a link to one (a coordinator
+    target, AMQP 1.0 section 4.2) is refused with a closing detach,
+    amqp:not-implemented, as a broker without transactions does.
 
 Usage: proton_broker.py HOST PORT   (prints "listening on PORT" when ready;
 PORT 0 picks a free port).
@@ -166,6 +169,15 @@ class Broker(Handler):
 
     def open_producer(self, link):
         target = link.remote_target
+        if target.type == Terminus.COORDINATOR:
+            link.source.copy(link.remote_source)
+            # An attach with a null target and then the detach: the refusal
+            # of AMQP 1.0 section 2.6.3.
+            link.target.type = Terminus.UNSPECIFIED
+            link.condition = Condition("amqp:not-implemented", "no transaction coordinator")
+            link.open()
+            link.close()
+            return
         link.target.copy(target)
         link.source.copy(link.remote_source)
         address = target.address
