@@ -27,7 +27,8 @@ import (
 // tracestate by default) are written as application properties (the W3C
 // "Trace Context: AMQP" draft's publisher position, also what Azure's Go
 // SDK writes) and, as a string-to-string map, in the message annotation
-// x-opt-qpid-tracestate, where Qpid Proton's tracing reads it. On receive
+// x-opt-qpid-tracestate, the annotation Qpid Proton's tracing uses (its
+// Jaeger tracer reads an uber-trace-id there, not a traceparent). On receive
 // they are read from the message annotations first, then the application
 // properties, then x-opt-qpid-tracestate.
 
