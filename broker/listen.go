@@ -4,8 +4,9 @@ import (
 	"github.com/amqgo/amq/server"
 )
 
-// Listen creates a broker and serves it on url ("amqp://HOST:PORT" or
-// "amqps://HOST:PORT"; port 0 picks a free one, see URL). Server options
+// Listen creates a broker and serves it on url ("amqp://HOST:PORT",
+// "amqps://HOST:PORT", or a bare form such as "0.0.0.0:5672" or "[::]";
+// see server.Listen; port 0 picks a free one, see URL). Server options
 // (TLS, users, anonymous access) come from opts.Server; its Handler is
 // replaced by the broker's, and its Transactions is set (the broker
 // coordinates transactions). Close stops the listener and the broker.

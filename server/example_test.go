@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"log"
+	"strings"
 
 	amqp "github.com/Azure/go-amqp"
 	"github.com/amqgo/amq/internal/codec"
@@ -63,4 +65,16 @@ func ExampleListen() {
 	// orders: order 1
 	// hello greetings
 	// outcome *codec.Accepted
+}
+
+// The reference's bare forms work too: "0.0.0.0" (every IPv4 address),
+// "[::]" (IPv4 and IPv6), "host:port".
+func ExampleListen_bareForm() {
+	srv, err := server.Listen("127.0.0.1:0", &server.Options{AllowAnonymous: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	fmt.Println(strings.HasPrefix(srv.URL(), "amqp://127.0.0.1:"))
+	// Output: true
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,11 +37,15 @@ type Server struct {
 }
 
 // Listen starts a server on url: "amqp://HOST:PORT" or "amqps://HOST:PORT"
-// (amqps requires opts.TLSConfig). Port 0 picks a free port (URL reports the
-// real one); a missing port means the AMQP default, 5672 or 5671. opts may
-// be nil; it is copied.
+// (amqps requires opts.TLSConfig), or one of the reference's bare forms
+// (AMQ Python 6.5): "HOST:PORT", "HOST", "[IPV6]:PORT", "[IPV6]", taken as
+// amqp. Port 0 picks a free port (URL reports the real one); a missing port
+// means the AMQP default, 5672 or 5671. An IPv4 host listens on IPv4 only,
+// so "0.0.0.0" is every IPv4 address and not the IPv6 ones; "[::]" (or
+// "[::0]") listens on both, where the system allows it. opts may be nil; it
+// is copied.
 func Listen(rawURL string, opts *Options) (*Server, error) {
-	scheme, addr, err := parseListenURL(rawURL)
+	scheme, network, addr, err := parseListenURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +54,7 @@ func Listen(rawURL string, opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
 	}
@@ -89,8 +94,26 @@ func Listen(rawURL string, opts *Options) (*Server, error) {
 	return s, nil
 }
 
-// parseListenURL checks a listen URL and returns its scheme and host:port.
-func parseListenURL(rawURL string) (scheme, addr string, err error) {
+// parseListenURL checks a listen URL, or a bare HOST[:PORT], and returns
+// its scheme, the network to listen on ("tcp4" for an IPv4 host: Go's
+// "tcp" would take 0.0.0.0 as IPv6 too) and host:port.
+func parseListenURL(rawURL string) (scheme, network, addr string, err error) {
+	if !strings.Contains(rawURL, "://") && rawURL != "" {
+		rawURL = "amqp://" + rawURL // the reference's bare forms
+	}
+	scheme, addr, err = parseURLForm(rawURL)
+	if err != nil {
+		return "", "", "", err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	network = "tcp"
+	if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
+		network = "tcp4"
+	}
+	return scheme, network, addr, nil
+}
+
+func parseURLForm(rawURL string) (scheme, addr string, err error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "", "", fmt.Errorf("server: invalid listen URL %q: %w", rawURL, err)
