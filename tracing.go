@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 
+	"go.opentelemetry.io/contrib/propagators/jaeger"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -27,15 +28,21 @@ import (
 // tracestate by default) are written as application properties (the W3C
 // "Trace Context: AMQP" draft's publisher position, also what Azure's Go
 // SDK writes) and, as a string-to-string map, in the message annotation
-// x-opt-qpid-tracestate, the annotation Qpid Proton's tracing uses (its
-// Jaeger tracer reads an uber-trace-id there, not a traceparent). On receive
-// they are read from the message annotations first, then the application
-// properties, then x-opt-qpid-tracestate.
+// x-opt-qpid-tracestate, the annotation Qpid Proton's tracing uses. Proton's
+// tracer (OpenTracing with a Jaeger client) reads and writes only Jaeger's
+// uber-trace-id there, so that map also carries an uber-trace-id. On
+// receive the propagator's fields are read from the message annotations
+// first, then the application properties, then x-opt-qpid-tracestate; when
+// they give no context, an uber-trace-id in x-opt-qpid-tracestate does.
 
 // qpidTraceAnnotation is the annotation Qpid Proton's tracing uses.
 const qpidTraceAnnotation = "x-opt-qpid-tracestate"
 
 const tracerName = "github.com/amqgo/amq"
+
+// protonJaeger writes and reads the uber-trace-id ("trace:span:parent:flags"
+// in hex) that Proton's Jaeger tracer keeps in x-opt-qpid-tracestate.
+var protonJaeger = jaeger.Jaeger{}
 
 // messagingSystem is the messaging.system attribute: the semantic
 // conventions have no value for AMQP 1.0 itself, whose brokers vary.
@@ -88,15 +95,17 @@ func (t *tracing) startSend(ctx context.Context, c *Client, address string, msg 
 
 	carrier := propagation.MapCarrier{}
 	t.prop.Inject(ctx, carrier)
+	// cm's maps are its own (toCodec made them): add to them in place.
+	for _, k := range sortedKeys(carrier) {
+		cm.ApplicationProperties.Set(k, carrier[k])
+	}
+	protonJaeger.Inject(ctx, carrier)
 	if len(carrier) == 0 {
 		return span
 	}
-	// cm's maps are its own (toCodec made them): add to them in place.
 	qpid := make(codec.Map, 0, len(carrier))
 	for _, k := range sortedKeys(carrier) {
-		v := carrier[k]
-		cm.ApplicationProperties.Set(k, v)
-		qpid = append(qpid, codec.MapEntry{Key: k, Value: v})
+		qpid = append(qpid, codec.MapEntry{Key: k, Value: carrier[k]})
 	}
 	cm.MessageAnnotations.Set(Symbol(qpidTraceAnnotation), qpid)
 	return span
@@ -167,6 +176,9 @@ func errorType(err error) string {
 // application, as a child of the producer's context found in the message.
 func (t *tracing) startProcess(r *Receiver, d *Delivery) {
 	parent := t.prop.Extract(context.Background(), messageCarrier{d.Message})
+	if !trace.SpanContextFromContext(parent).IsValid() {
+		parent = protonJaeger.Extract(parent, qpidCarrier{d.Message})
+	}
 	address := r.Address()
 	attrs := append([]attribute.KeyValue{
 		messagingSystem,
@@ -204,7 +216,19 @@ func (mc messageCarrier) Get(key string) string {
 	if v, ok := asString(mc.m.Properties[key]); ok {
 		return v
 	}
-	switch q := mc.m.Annotations[qpidTraceAnnotation].(type) {
+	return qpidCarrier(mc).Get(key)
+}
+
+func (mc messageCarrier) Set(string, string) {}
+
+func (mc messageCarrier) Keys() []string { return nil }
+
+// qpidCarrier reads only the x-opt-qpid-tracestate annotation, whose keys
+// are strings or symbols.
+type qpidCarrier struct{ m *Message }
+
+func (qc qpidCarrier) Get(key string) string {
+	switch q := qc.m.Annotations[qpidTraceAnnotation].(type) {
 	case map[string]any:
 		if v, ok := asString(q[key]); ok {
 			return v
@@ -219,6 +243,10 @@ func (mc messageCarrier) Get(key string) string {
 	return ""
 }
 
+func (qc qpidCarrier) Set(string, string) {}
+
+func (qc qpidCarrier) Keys() []string { return nil }
+
 // asString returns a string or symbol value.
 func asString(v any) (string, bool) {
 	switch x := v.(type) {
@@ -229,7 +257,3 @@ func asString(v any) (string, bool) {
 	}
 	return "", false
 }
-
-func (mc messageCarrier) Set(string, string) {}
-
-func (mc messageCarrier) Keys() []string { return nil }

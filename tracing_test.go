@@ -63,6 +63,7 @@ func TestTracingAcrossSendAndReceive(t *testing.T) {
 	qpid, ok := d.Message.Annotations["x-opt-qpid-tracestate"].(map[string]any)
 	require.True(t, ok, "and in Proton's annotation: %#v", d.Message.Annotations)
 	assert.Equal(t, d.Message.Properties["traceparent"], qpid["traceparent"])
+	assert.NotContains(t, d.Message.Properties, "uber-trace-id", "application properties stay W3C")
 	assert.True(t, trace.SpanFromContext(d.Context()).SpanContext().IsValid())
 	require.NoError(t, d.Accept(ctx))
 
@@ -75,6 +76,8 @@ func TestTracingAcrossSendAndReceive(t *testing.T) {
 	assert.Equal(t, send.SpanContext().TraceID(), process.SpanContext().TraceID(), "one trace across the broker")
 	assert.Equal(t, send.SpanContext().SpanID(), process.Parent().SpanID(), "process is the child of send")
 	assert.Equal(t, process.SpanContext().SpanID(), settle.Parent().SpanID())
+	// Proton's Jaeger tracer reads uber-trace-id, trace:span:parent:flags.
+	assert.Equal(t, send.SpanContext().TraceID().String()+":"+send.SpanContext().SpanID().String()+":0:1", qpid["uber-trace-id"])
 
 	assert.Equal(t, "amqp", attr(send, "messaging.system").AsString())
 	assert.Equal(t, "send", attr(send, "messaging.operation.type").AsString())
@@ -116,17 +119,38 @@ func TestTracingOutcomes(t *testing.T) {
 }
 
 func TestTracingContinuesProtonContext(t *testing.T) {
-	// A producer that only writes Proton's annotation, as Proton's tracing
-	// does, is continued by the consumer, whether the trace parent is a
+	// A producer that only writes Proton's annotation is continued by the
+	// consumer: Proton's own tracer writes a Jaeger uber-trace-id there
+	// (jaeger-client writes its ids in hex without leading zeros, a 64-bit
+	// trace id by default), another amq or a W3C tracer a traceparent; a
 	// string or a symbol.
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	for name, value := range map[string]any{"string": traceparent, "symbol": amq.Symbol(traceparent)} {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		headers             map[string]any
+		wantTrace, wantSpan string
+	}{
+		{"traceparent string", map[string]any{"traceparent": traceparent},
+			"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		{"traceparent symbol", map[string]any{"traceparent": amq.Symbol(traceparent)},
+			"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		{"uber-trace-id 128-bit", map[string]any{"uber-trace-id": "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1"},
+			"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		{"uber-trace-id 64-bit with a parent", map[string]any{"uber-trace-id": "a3ce929d0e0e4736:f067aa0ba902b7:5c:1"},
+			"0000000000000000a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		{"uber-trace-id symbol", map[string]any{"uber-trace-id": amq.Symbol("a3ce929d0e0e4736:f067aa0ba902b7:0:1")},
+			"0000000000000000a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		{"traceparent before uber-trace-id", map[string]any{"traceparent": traceparent, "uber-trace-id": "1:2:0:1"},
+			"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		{"malformed traceparent, then uber-trace-id", map[string]any{"traceparent": "00-zz", "uber-trace-id": "a3ce929d0e0e4736:f067aa0ba902b7:0:1"},
+			"0000000000000000a3ce929d0e0e4736", "00f067aa0ba902b7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			b := amqtest.NewBroker(t)
 			plain := dial(t, b.URL(), nil)
 			ctx := testCtx(t)
 			m := amq.NewMessage("from proton").SetTo("proton")
-			m.Annotations = map[string]any{"x-opt-qpid-tracestate": map[string]any{"traceparent": value}}
+			m.Annotations = map[string]any{"x-opt-qpid-tracestate": tc.headers}
 			require.NoError(t, plain.Send(ctx, m))
 
 			c, rec := tracedClient(t, b.URL())
@@ -136,10 +160,30 @@ func TestTracingContinuesProtonContext(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, d.Accept(ctx))
 			process := spanNamed(t, rec, "process proton")
-			assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", process.SpanContext().TraceID().String())
-			assert.Equal(t, "00f067aa0ba902b7", process.Parent().SpanID().String())
+			assert.Equal(t, tc.wantTrace, process.SpanContext().TraceID().String())
+			assert.Equal(t, tc.wantSpan, process.Parent().SpanID().String())
+			assert.True(t, process.Parent().IsRemote())
 		})
 	}
+}
+
+func TestTracingUberTraceIDOnlyInProtonAnnotation(t *testing.T) {
+	// An uber-trace-id in the application properties is not Proton's: the
+	// Jaeger form is read from x-opt-qpid-tracestate alone.
+	b := amqtest.NewBroker(t)
+	plain := dial(t, b.URL(), nil)
+	ctx := testCtx(t)
+	m := amq.NewMessage("x").SetTo("props")
+	m.Properties = map[string]any{"uber-trace-id": "a3ce929d0e0e4736:f067aa0ba902b7:0:1"}
+	require.NoError(t, plain.Send(ctx, m))
+
+	c, rec := tracedClient(t, b.URL())
+	r, err := c.NewReceiver(ctx, "props", nil)
+	require.NoError(t, err)
+	d, err := r.Receive(ctx)
+	require.NoError(t, err)
+	require.NoError(t, d.Accept(ctx))
+	assert.False(t, spanNamed(t, rec, "process props").Parent().IsValid(), "a new trace")
 }
 
 func TestTracingOffAddsNothing(t *testing.T) {
