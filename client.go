@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/internal/engine"
 )
 
@@ -46,6 +47,9 @@ type Client struct {
 	links   map[link]struct{}
 	cache   *senderCache
 	pending pendingBudget
+	// lastConn, under mu, is conn, or while reconnecting the connection
+	// lost: what its peer's open said stays readable.
+	lastConn *engine.Conn
 
 	closing   chan struct{} // closed by Close: stops the supervisor
 	done      chan struct{} // closed when the client has ended (Close or failure)
@@ -146,6 +150,7 @@ func Dial(ctx context.Context, url string, opts *ConnectOptions) (*Client, error
 		return nil, err
 	}
 	c.conn, c.ep, c.epIndex, c.gen, c.upSince = conn, eps[idx], idx, 1, time.Now()
+	c.lastConn = conn
 	close(c.up)
 	c.emit(StateEvent{State: StateConnected, URL: c.ep.String()})
 	go c.supervise()
@@ -184,6 +189,45 @@ func (c *Client) URL() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ep.String()
+}
+
+// PeerOfferedCapabilities returns the offered-capabilities of the peer's
+// open (AMQP 1.0 §2.7.1): the extensions it supports, such as
+// "ANONYMOUS-RELAY" (it routes messages sent on a link with no target
+// address by their "to"). They are the current connection's: after a reconnect, the
+// new peer's; while reconnecting, the last one's.
+func (c *Client) PeerOfferedCapabilities() []string {
+	offered, _ := c.peerCapabilities()
+	return offered
+}
+
+// PeerDesiredCapabilities returns the desired-capabilities of the peer's
+// open (AMQP 1.0 §2.7.1): the extensions it would like this client to
+// support. Like PeerOfferedCapabilities, they are the current
+// connection's.
+func (c *Client) PeerDesiredCapabilities() []string {
+	_, desired := c.peerCapabilities()
+	return desired
+}
+
+func (c *Client) peerCapabilities() (offered, desired []string) {
+	c.mu.Lock()
+	conn := c.lastConn
+	c.mu.Unlock()
+	o, d := engine.PeerCapabilities(conn)
+	return symbolStrings(o), symbolStrings(d)
+}
+
+// symbolStrings copies symbols as strings, nil for none.
+func symbolStrings(syms []codec.Symbol) []string {
+	if len(syms) == 0 {
+		return nil
+	}
+	out := make([]string, len(syms))
+	for i, s := range syms {
+		out[i] = string(s)
+	}
+	return out
 }
 
 // Done returns a channel that is closed when the client has ended: after

@@ -23,7 +23,7 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*engine
 	var tlsCfg *tls.Config
 	if ep.TLS() {
 		var err error
-		if tlsCfg, err = buildTLSConfig(cfg, ep.Host); err != nil {
+		if tlsCfg, err = buildTLSConfig(cfg, cfg.virtualHost(ep)); err != nil {
 			return nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
 		}
 	}
@@ -56,8 +56,10 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*engine
 	}
 
 	conn, err := engine.Dial(ctx, nc, connIDs.Add(1), cfg.engine, engine.OpenOptions{
-		Hostname:   ep.Host,
-		Properties: cfg.openProperties,
+		Hostname:            cfg.virtualHost(ep),
+		Properties:          cfg.openProperties,
+		OfferedCapabilities: cfg.openOffered,
+		DesiredCapabilities: cfg.openDesired,
 	})
 	if err != nil {
 		if ctxErr := deadlineErr(ctx, err); ctxErr != nil && !errors.Is(err, ctxErr) {
@@ -67,6 +69,15 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*engine
 	}
 	cfg.logger.Info("amq: connected", "url", ep.String(), "sasl", mech, "container_id", cfg.ContainerID)
 	return conn, nil
+}
+
+// virtualHost is the hostname of the open to ep, and the default TLS
+// server name: ConnectOptions.VirtualHost, or else the URL's host.
+func (c *connectConfig) virtualHost(ep endpoint) string {
+	if c.VirtualHost != "" {
+		return c.VirtualHost
+	}
+	return ep.Host
 }
 
 // connIDs numbers the client's connections in the engine's log lines.

@@ -321,6 +321,7 @@ func (c *Client) restore(ctx context.Context, conn *engine.Conn, ep endpoint, id
 		return ErrClosed
 	}
 	c.conn, c.ep, c.epIndex, c.upSince = conn, ep, idx, time.Now()
+	c.lastConn = conn
 	close(c.up)
 	return nil
 }

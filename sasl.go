@@ -53,6 +53,7 @@ func negotiateSASL(ctx context.Context, nc net.Conn, cfg *connectConfig, ep endp
 		ClientCert:    tlsCfg != nil && (len(tlsCfg.Certificates) > 0 || tlsCfg.GetClientCertificate != nil),
 		AllowInsecure: cfg.allowInsecure(),
 		Hostname:      ep.Host,
+		VirtualHost:   cfg.VirtualHost,
 		Kerberos: sasl.KerberosConfig{
 			ConfigPath:  cfg.SASL.Kerberos.Config,
 			CCache:      cfg.SASL.Kerberos.CCache,

@@ -38,6 +38,8 @@ func NewBroker(t testing.TB, opts ...Option) *Broker {
 		AllowAnonymous: len(cfg.users) == 0,
 		Logger:         cfg.broker.Logger,
 		Transactions:   true, // the broker coordinates them
+		// The broker routes a link with no target by each message's "to".
+		OfferedCapabilities: []server.Symbol{"ANONYMOUS-RELAY"},
 	}
 	if cfg.anonymous != nil {
 		b.opts.AllowAnonymous = *cfg.anonymous

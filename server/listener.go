@@ -85,6 +85,7 @@ func Listen(rawURL string, opts *Options) (*Server, error) {
 		WG:               &s.wg,
 		OnEnd:            s.removeConn,
 	}
+	s.eng.OfferedCapabilities, s.eng.DesiredCapabilities = cfg.OfferedCapabilities, cfg.DesiredCapabilities
 	if useTLS {
 		s.eng.TLS = cfg.TLSConfig
 	}

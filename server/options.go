@@ -59,6 +59,15 @@ type Options struct {
 	// one per Server.
 	ContainerID string
 
+	// OfferedCapabilities are the offered-capabilities of the server's
+	// open (AMQP 1.0 §2.7.1), e.g. "ANONYMOUS-RELAY" when the Handler
+	// routes messages sent on a link with no target address by their "to"
+	// (package broker's does, and its Listen offers it). nil: none.
+	OfferedCapabilities []Symbol
+	// DesiredCapabilities are the desired-capabilities of the server's
+	// open: the extensions it would like its peers to support. nil: none.
+	DesiredCapabilities []Symbol
+
 	// MaxFrameSize is the largest frame the server accepts (the
 	// max-frame-size of its open); the peer's own limit is honoured when
 	// sending. 0: DefaultMaxFrameSize. Values below 512 are raised to 512.
@@ -124,6 +133,8 @@ func newConfig(opts *Options, useTLS bool) (*config, error) {
 	if opts != nil {
 		cfg.Options = *opts
 		cfg.Mechanisms = slices.Clone(opts.Mechanisms)
+		cfg.OfferedCapabilities = slices.Clone(opts.OfferedCapabilities)
+		cfg.DesiredCapabilities = slices.Clone(opts.DesiredCapabilities)
 	}
 	if cfg.Handler == nil {
 		cfg.Handler = HandlerFuncs{}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/amqgo/amq/internal/codec"
 )
 
 // Limits of the protocol and defaults of the engine.
@@ -21,6 +23,10 @@ const (
 type Config struct {
 	// ContainerID is the container-id of our open.
 	ContainerID string
+	// OfferedCapabilities and DesiredCapabilities are those of the open
+	// an accepted connection answers with (a client's are in OpenOptions).
+	OfferedCapabilities []codec.Symbol
+	DesiredCapabilities []codec.Symbol
 	// MaxFrameSize is the largest frame we accept (our open's
 	// max-frame-size). It must be at least MinMaxFrameSize.
 	MaxFrameSize uint32

@@ -45,6 +45,8 @@ type Conn struct {
 	remoteContainer string
 	remoteHostname  string
 	remoteProps     codec.Map
+	remoteOffered   []codec.Symbol
+	remoteDesired   []codec.Symbol
 	peerMaxFrame    uint32 // largest frame we may send
 	channelMax      uint16 // negotiated
 	peerIdle        time.Duration
@@ -125,6 +127,13 @@ func (c *Conn) ContainerID() string { return c.remoteContainer }
 // Hostname returns the hostname from the peer's open (the virtual host it
 // asked for), or "".
 func (c *Conn) Hostname() string { return c.remoteHostname }
+
+// PeerCapabilities returns the offered-capabilities and
+// desired-capabilities of the peer's open (§2.7.1). A function, not a
+// method, for the reason of CloseWait.
+func PeerCapabilities(c *Conn) (offered, desired []codec.Symbol) {
+	return c.remoteOffered, c.remoteDesired
+}
 
 // Properties returns the connection properties from the peer's open.
 func (c *Conn) Properties() codec.Map { return c.remoteProps }
@@ -587,6 +596,7 @@ func (c *Conn) negotiate(o *codec.Open) {
 	c.remoteContainer = o.ContainerID
 	c.remoteHostname = o.Hostname
 	c.remoteProps = o.Properties
+	c.remoteOffered, c.remoteDesired = o.OfferedCapabilities, o.DesiredCapabilities
 	c.peerMaxFrame = o.MaxFrameSize
 	if c.peerMaxFrame == 0 {
 		c.peerMaxFrame = math.MaxUint32

@@ -188,9 +188,11 @@ func (c *Conn) openExchange() error {
 		open, _ = fr.Body.(*codec.Open)
 	}
 	ours := &codec.Open{
-		ContainerID:  cfg.ContainerID,
-		MaxFrameSize: cfg.MaxFrameSize,
-		ChannelMax:   &cfg.ChannelMax,
+		ContainerID:         cfg.ContainerID,
+		MaxFrameSize:        cfg.MaxFrameSize,
+		ChannelMax:          &cfg.ChannelMax,
+		OfferedCapabilities: cfg.OfferedCapabilities,
+		DesiredCapabilities: cfg.DesiredCapabilities,
 		// Announce half of what we enforce, as Proton does: a peer
 		// heartbeating at half the announced value then has a 4x margin
 		// against scheduling hiccups.

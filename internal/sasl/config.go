@@ -49,6 +49,11 @@ type Config struct {
 	// sasl-init, and the host part of the GSSAPI service principal
 	// (Kerberos.ServiceName/Hostname).
 	Hostname string
+	// VirtualHost, when set, is sent as the hostname of sasl-init instead
+	// of Hostname (§5.3.3.1: the field exists for virtual hosting), as
+	// Proton sends its connection's hostname there; the service principal
+	// keeps the real host.
+	VirtualHost string
 
 	// Kerberos locates the GSSAPI credentials.
 	Kerberos KerberosConfig

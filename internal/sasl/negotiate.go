@@ -94,7 +94,11 @@ func negotiate(ctx context.Context, conn net.Conn, cfg *Config, allowed []string
 	if err != nil {
 		return Result{}, err
 	}
-	return runExchange(ctx, conn, mech, cfg.Hostname)
+	hostname := cfg.Hostname
+	if cfg.VirtualHost != "" {
+		hostname = cfg.VirtualHost
+	}
+	return runExchange(ctx, conn, mech, hostname)
 }
 
 // runExchange plays mech from sasl-init to the sasl-outcome.
