@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,23 @@ type ConnectOptions struct {
 	// durable subscription is keyed by it, so set it to a stable value when
 	// using one. Default: a random UUID.
 	ContainerID string
+
+	// VirtualHost is the hostname of the open frame (AMQP 1.0 §2.7.1): the
+	// virtual host asked for, for brokers that serve several behind one
+	// address (the reference's virtual_host). It is also sent as the
+	// hostname of sasl-init, and is the TLS server name (SNI, and the
+	// name the certificate is verified against) when TLSOptions.Config
+	// gives none: for a virtual host that is not the certificate's DNS
+	// name (RabbitMQ's "vhost:NAME"), set TLSOptions.Config.ServerName
+	// too. Default: the host of the URL dialled.
+	VirtualHost string
+
+	// OfferedCapabilities and DesiredCapabilities are sent in the open
+	// (AMQP 1.0 §2.7.1), as symbols: the extensions this client supports,
+	// and those it would like the peer to. Client.PeerOfferedCapabilities
+	// and Client.PeerDesiredCapabilities give the peer's.
+	OfferedCapabilities []string
+	DesiredCapabilities []string
 
 	// SASL controls authentication.
 	SASL SASLOptions
@@ -249,6 +267,39 @@ type ReceiverOptions struct {
 	Selector string
 	// Browse reads messages without consuming them (distribution mode copy).
 	Browse bool
+	// Move asks explicitly for distribution mode move: each message goes
+	// to one receiver and leaves the node, as a queue does by default.
+	// For a peer whose default for the node is copy. Not with Browse.
+	Move bool
+	// Presettled asks the peer to settle every message before sending it
+	// (snd-settle-mode settled, AMQP 1.0 section 2.8.2): at-most-once, a
+	// message lost on the way is lost for good, and so are those
+	// prefetched (Credit) but not yet received when the receiver closes or
+	// the connection drops. A delivery the peer sent
+	// settled needs no settlement: auto-accept sends nothing for it, and
+	// Accept, Reject, Release and Modify do nothing and return nil (a
+	// second call returns ErrAlreadySettled, as for any delivery). A peer
+	// that does not agree sends deliveries unsettled, which are settled
+	// as usual.
+	Presettled bool
+	// Filters are added to the source's filter set (AMQP 1.0 section
+	// 3.5.8), for filters other than Selector and NoLocal: filter name →
+	// filter, usually an amq.Described whose descriptor is the filter
+	// type (see Apache's AMQP filters registry), e.g. a RabbitMQ stream
+	// offset. A name must not be empty nor one that Selector or NoLocal
+	// sets when they are in use; a value must be one the type map sends.
+	Filters map[string]any
+	// NoLocal asks the peer not to send messages published on this
+	// connection: the JMS no-local filter, as Qpid JMS sends it (name
+	// "no-local", apache.org:no-local-filter:list, 0x0000468C:0x00000003).
+	// Brokers apply it to topic subscriptions (ActiveMQ Artemis does; so
+	// does the embedded broker).
+	NoLocal bool
+	// DynamicNodeProperties are the properties of the node a dynamic
+	// source asks the peer to create (AMQP 1.0 section 3.5.9), e.g.
+	// "lifetime-policy" or "supported-dist-modes". Only with
+	// DynamicAddress.
+	DynamicNodeProperties map[string]any
 	// Properties are the link properties sent in the attach frame.
 	Properties map[string]any
 }
@@ -279,6 +330,8 @@ type connectConfig struct {
 	// What every connection of the client runs with (prepareEngine).
 	engine         *engine.Config
 	openProperties codec.Map
+	openOffered    []codec.Symbol
+	openDesired    []codec.Symbol
 }
 
 // clientChannelMax is the channel-max of the client's open: one session per
@@ -317,6 +370,7 @@ func (c *connectConfig) prepareEngine() error {
 		}
 		c.openProperties = props
 	}
+	c.openOffered, c.openDesired = symbols(c.OfferedCapabilities), symbols(c.DesiredCapabilities)
 	return nil
 }
 
@@ -355,6 +409,14 @@ func newConnectConfig(opts *ConnectOptions) (*connectConfig, error) {
 		cfg.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	cfg.URLs = append([]string(nil), cfg.URLs...)
+	cfg.OfferedCapabilities = slices.Clone(cfg.OfferedCapabilities)
+	cfg.DesiredCapabilities = slices.Clone(cfg.DesiredCapabilities)
+	if slices.Contains(cfg.OfferedCapabilities, "") {
+		return nil, fmt.Errorf("amq: ConnectOptions.OfferedCapabilities: a capability is an empty string")
+	}
+	if slices.Contains(cfg.DesiredCapabilities, "") {
+		return nil, fmt.Errorf("amq: ConnectOptions.DesiredCapabilities: a capability is an empty string")
+	}
 	// Entries may hold several names separated by spaces, as Proton's
 	// allowed_mechs string does.
 	var mechs []string
@@ -420,6 +482,9 @@ func newReceiverConfig(address string, opts *ReceiverOptions) (ReceiverOptions, 
 	}
 	if _, err := annotationsToCodec("link property", o.Properties); err != nil {
 		return o, fmt.Errorf("amq: ReceiverOptions.Properties: %w", err)
+	}
+	if err := o.checkSource(); err != nil {
+		return o, err
 	}
 	return o, nil
 }

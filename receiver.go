@@ -12,10 +12,6 @@ import (
 	"github.com/amqgo/amq/internal/engine"
 )
 
-// selectorFilterCode is the standard JMS selector filter (AMQP filters
-// registry: apache.org:selector-filter:string, 0x0000468C:0x00000004).
-const selectorFilterCode = 0x0000468C00000004
-
 // Receiver receives messages from one address over its own AMQP link.
 //
 // Messages reach the application through Receive or the Deliveries
@@ -166,16 +162,26 @@ func (r *Receiver) attach(ctx context.Context, conn *engine.Conn) (*engine.Sessi
 		Durable:      codec.Durability(r.opts.Durability),
 		ExpiryPolicy: codec.ExpiryPolicy(r.opts.ExpiryPolicy),
 	}
-	if r.opts.Selector != "" {
-		src.Filter = codec.Map{{Key: Symbol("apache.org:selector-filter:string"), Value: codec.Described{Descriptor: uint64(selectorFilterCode), Value: r.opts.Selector}}}
+	src.Filter, _ = sourceFilter(&r.opts)
+	if r.opts.DynamicAddress {
+		src.DynamicNodeProperties, _ = mapToCodec("DynamicNodeProperties", r.opts.DynamicNodeProperties)
 	}
-	if r.opts.Browse {
+	switch {
+	case r.opts.Browse:
 		src.DistributionMode = codec.DistributionCopy
+	case r.opts.Move:
+		src.DistributionMode = codec.DistributionMove
+	}
+	var sndMode *codec.SenderSettleMode
+	if r.opts.Presettled {
+		settled := codec.SenderSettleModeSettled
+		sndMode = &settled
 	}
 	l, err := session.AttachReceiver(ctx, &engine.AttachOptions{
 		Name:           r.name,
 		Source:         src,
 		Target:         &codec.Target{},
+		SndSettleMode:  sndMode,
 		Properties:     linkProperties(r.opts.Properties),
 		CreditWindow:   uint32(r.opts.Credit),
 		CreditAfterUse: true,

@@ -19,7 +19,7 @@
 //   - A queue hands each message to exactly one receiver, round-robin among
 //     the receivers that have credit (competing consumers). A receiver whose
 //     source asks for distribution-mode "copy" browses the queue without
-//     consuming.
+//     consuming; "move", or no distribution mode, consumes.
 //   - A topic gives every subscriber its own copy. A receiver whose source is
 //     durable (durable != none, or expiry-policy never) is a durable
 //     subscription identified by (container id, link name): it keeps
@@ -99,4 +99,10 @@
 // header and properties fields; see the Selector documentation for the
 // grammar. A selector that does not parse refuses the attach with
 // amqp:invalid-field.
+//
+// A receiver on a topic may carry the JMS no-local filter (descriptor
+// apache.org:no-local-filter:list, 0x0000468C:0x00000003, whatever its
+// name and value): its subscription then gets no copy of the messages
+// published on the receiver's own connection. On a queue no-local is
+// ignored, and not echoed in the attach reply.
 package broker

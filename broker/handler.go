@@ -11,10 +11,15 @@ import (
 	"github.com/amqgo/amq/server"
 )
 
-// Selector filter of a source (Apache's registry of AMQP filter types).
+// Filters of a source the broker applies (Apache's registry of AMQP
+// filter types): the JMS selector, and JMS no-local, which Qpid JMS sends
+// under the name "no-local" with a string value; the broker looks at the
+// descriptor only.
 const (
 	selectorFilterCode   uint64       = 0x0000468C00000004
 	selectorFilterSymbol codec.Symbol = "apache.org:selector-filter:string"
+	noLocalFilterCode    uint64       = 0x0000468C00000003
+	noLocalFilterSymbol  codec.Symbol = "apache.org:no-local-filter:list"
 )
 
 // Handler returns the server.Handler that serves the broker's nodes, for a
@@ -67,7 +72,8 @@ func takeLink(l *server.Link) any {
 
 // inLink is the broker side of a sending link: where its messages go.
 type inLink struct {
-	n *node // nil: anonymous relay, routed by each message's "to"
+	n      *node // nil: anonymous relay, routed by each message's "to"
+	origin any   // the link's connection, for no-local subscriptions
 
 	// A discharge waits until the link has stored what arrived before it
 	// (flush): kick interrupts the link's wait for a delivery, and waiters
@@ -99,7 +105,7 @@ func (b *Broker) attachIncoming(ctx context.Context, l *server.Link) error {
 	if t.Dynamic {
 		return &codec.Error{Condition: codec.ErrCondNotImplemented, Description: "dynamic targets are not supported; use a dynamic source"}
 	}
-	in := &inLink{kick: make(chan struct{}, 1)}
+	in := &inLink{kick: make(chan struct{}, 1), origin: l.Conn()}
 	reply := *t
 	if t.Address != "" {
 		n, err := b.node(t.Address, kindOf(t.Capabilities))
@@ -134,11 +140,14 @@ func (b *Broker) attachOutgoing(ctx context.Context, l *server.Link) error {
 	if !spec.dynamic && spec.address == "" {
 		return &codec.Error{Condition: codec.ErrCondInvalidField, Description: "source has no address"}
 	}
-	filter, err := selectorOf(src.Filter)
+	filter, err := filtersOf(src.Filter)
 	if err != nil {
 		return err
 	}
 	spec.selector = filter.sel
+	if filter.noLocal != nil {
+		spec.noLocal = l.Conn()
+	}
 	ol, err := b.openOutLink(spec)
 	if err != nil {
 		return toAMQPError(err)
@@ -149,6 +158,9 @@ func (b *Broker) attachOutgoing(ctx context.Context, l *server.Link) error {
 	reply.Filter = filter.echo // only the filters in force (§3.5.3)
 	if ol.n.kind == kindTopic {
 		reply.DistributionMode = ""
+		if filter.noLocal != nil {
+			reply.Filter = append(reply.Filter, *filter.noLocal)
+		}
 	}
 	l.SetSource(&reply)
 	b.holdLink(ctx, l, ol)
@@ -157,32 +169,30 @@ func (b *Broker) attachOutgoing(ctx context.Context, l *server.Link) error {
 	return nil
 }
 
-// parsedFilter is the selector found in a source's filter set, and the
-// entry to echo back.
+// parsedFilter is what the broker applies of a source's filter set: the
+// selector, with the entry to echo back, and the no-local entry, echoed
+// only where it is in force (a topic).
 type parsedFilter struct {
-	sel  *Selector
-	echo codec.Map
+	sel     *Selector
+	echo    codec.Map
+	noLocal *codec.MapEntry
 }
 
-// selectorOf finds a JMS selector among the filters of a source. Other
-// filter types are ignored (and not echoed, telling the peer they are not
-// in force).
-func selectorOf(f codec.Map) (parsedFilter, error) {
+// filtersOf finds a JMS selector and the JMS no-local filter among the
+// filters of a source. Other filter types are ignored (and not echoed,
+// telling the peer they are not in force).
+func filtersOf(f codec.Map) (parsedFilter, error) {
 	var pf parsedFilter
-	for _, e := range f {
+	for i, e := range f {
 		d, ok := e.Value.(codec.Described)
 		if !ok {
 			continue
 		}
-		switch desc := d.Descriptor.(type) {
-		case uint64:
-			if desc != selectorFilterCode {
-				continue
-			}
-		case codec.Symbol:
-			if desc != selectorFilterSymbol {
-				continue
-			}
+		switch d.Descriptor {
+		case noLocalFilterCode, noLocalFilterSymbol:
+			pf.noLocal = &f[i]
+			continue
+		case selectorFilterCode, selectorFilterSymbol:
 		default:
 			continue
 		}
@@ -325,6 +335,7 @@ func (b *Broker) receiveInTxn(conn *server.Conn, in *inLink, d *server.IncomingD
 		err = errTxnUnknown
 	} else {
 		w := newWireMessage(d.Payload())
+		w.origin = in.origin
 		var n *node
 		if n, err = b.target(in, w); err != nil {
 			t.fail(err)
@@ -352,6 +363,7 @@ func (b *Broker) store(in *inLink, d *server.IncomingDelivery) error {
 	// The server reads a single-frame payload into a slice of its own,
 	// of exactly its length: keep it as is.
 	w := newWireMessage(d.Payload())
+	w.origin = in.origin
 	m := &w.message
 	if in.n != nil {
 		return in.n.publish(m)

@@ -22,6 +22,10 @@ type fieldSource interface {
 // (topic subscriptions, browsers).
 type message struct {
 	p payload
+	// origin is the connection the message was published on (comparable:
+	// a *server.Conn), which a no-local subscription skips; nil when
+	// unknown.
+	origin any
 }
 
 func (m *message) size() int64 { return m.p.size() }

@@ -9,6 +9,7 @@ type sourceSpec struct {
 	durable   bool // durable != none or expiry-policy never
 	browse    bool // distribution-mode copy
 	selector  *Selector
+	noLocal   any // the receiver's connection, when it asked for no-local
 	container string
 	link      string
 }
@@ -64,7 +65,7 @@ func (b *Broker) openOutLink(spec sourceSpec) (*outLink, error) {
 // a new private one.
 func (b *Broker) subscribe(n *node, spec sourceSpec, key string) (*subscription, error) {
 	if !spec.durable {
-		s := &subscription{n: n, q: newQueue(n.name, b.lim), sel: spec.selector}
+		s := &subscription{n: n, q: newQueue(n.name, b.lim), sel: spec.selector, noLocal: spec.noLocal}
 		return s, n.addSub(s)
 	}
 	b.mu.Lock()
@@ -76,6 +77,7 @@ func (b *Broker) subscribe(n *node, spec sourceSpec, key string) (*subscription,
 		if s.n == n {
 			n.mu.Lock()
 			s.sel = spec.selector // a re-attach may change the selector
+			s.noLocal = spec.noLocal
 			n.mu.Unlock()
 			return s, nil
 		}
@@ -84,7 +86,7 @@ func (b *Broker) subscribe(n *node, spec sourceSpec, key string) (*subscription,
 		delete(b.durable, key)
 		s.n.removeSub(s)
 	}
-	s := &subscription{key: key, n: n, q: newQueue(n.name, b.lim), sel: spec.selector}
+	s := &subscription{key: key, n: n, q: newQueue(n.name, b.lim), sel: spec.selector, noLocal: spec.noLocal}
 	if err := n.addSub(s); err != nil {
 		return nil, err
 	}

@@ -1,15 +1,25 @@
 package broker
 
 import (
+	"slices"
+
 	"github.com/amqgo/amq/server"
 )
+
+// capAnonymousRelay, offered in the open, tells clients that a link with
+// no target address may send messages to any node, by their "to": the
+// broker routes them (handler.go). Qpid Dispatch, Artemis and ActiveMQ
+// offer it under this name.
+const capAnonymousRelay server.Symbol = "ANONYMOUS-RELAY"
 
 // Listen creates a broker and serves it on url ("amqp://HOST:PORT",
 // "amqps://HOST:PORT", or a bare form such as "0.0.0.0:5672" or "[::]";
 // see server.Listen; port 0 picks a free one, see URL). Server options
 // (TLS, users, anonymous access) come from opts.Server; its Handler is
-// replaced by the broker's, and its Transactions is set (the broker
-// coordinates transactions). Close stops the listener and the broker.
+// replaced by the broker's, its Transactions is set (the broker
+// coordinates transactions), and ANONYMOUS-RELAY is added to its
+// OfferedCapabilities (the broker routes a link with no target address by
+// each message's "to"). Close stops the listener and the broker.
 func Listen(url string, opts *Options) (*Broker, error) {
 	b := New(opts)
 	var so server.Options
@@ -18,6 +28,9 @@ func Listen(url string, opts *Options) (*Broker, error) {
 	}
 	so.Handler = b.Handler()
 	so.Transactions = true
+	if !slices.Contains(so.OfferedCapabilities, capAnonymousRelay) {
+		so.OfferedCapabilities = append(slices.Clone(so.OfferedCapabilities), capAnonymousRelay)
+	}
 	if so.Logger == nil {
 		so.Logger = b.log
 	}

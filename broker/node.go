@@ -57,6 +57,19 @@ type subscription struct {
 	n   *node
 	q   *queue
 	sel *Selector // applied on publish, so unselected copies are never held
+	// noLocal is the subscriber's connection when it asked for no-local:
+	// messages published on it are not copied here. nil otherwise.
+	noLocal any
+}
+
+// takes reports whether a message published on the topic is copied to the
+// subscription: it matches the selector and, for a no-local one, came
+// from another connection.
+func (s *subscription) takes(m *message) bool {
+	if s.noLocal != nil && m.origin == s.noLocal {
+		return false
+	}
+	return s.sel == nil || s.sel.match(m.p)
 }
 
 func newNode(name string, kind nodeKind, lim limits) *node {
@@ -84,7 +97,7 @@ func (n *node) publish(m *message) error {
 	}
 	match := n.scratch[:0]
 	for _, s := range n.subs {
-		if s.sel != nil && !s.sel.match(m.p) {
+		if !s.takes(m) {
 			continue
 		}
 		if err := s.q.room(m.size()); err != nil {

@@ -256,7 +256,7 @@ func commit(sends []txnSend, acks []txnAck) error {
 			continue
 		}
 		for _, sub := range s.n.subs {
-			if sub.sel == nil || sub.sel.match(s.m.p) {
+			if sub.takes(s.m) {
 				puts = append(puts, put{q: sub.q, m: s.m, topic: true})
 			}
 		}

@@ -12,7 +12,7 @@ import (
 // forwards the encoded bytes untouched; it decodes them only when a
 // selector, an anonymous-relay route or a redelivery header needs a field.
 // The message the queues hold is embedded, so that a stored message is one
-// allocation of 48 bytes besides its bytes.
+// allocation of 64 bytes besides its bytes.
 type wireMessage struct {
 	message
 	raw []byte
