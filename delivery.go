@@ -89,7 +89,7 @@ func (d *Delivery) Modify(ctx context.Context, opts *ModifyOptions) error {
 	if opts != nil {
 		o = *opts
 	}
-	ann, err := annotationsToCodec("annotation", o.Annotations)
+	ann, err := annotationsToCodec("message annotation", o.Annotations)
 	if err != nil {
 		return err // still unsettled: fix the annotations and settle again
 	}

@@ -162,13 +162,13 @@ func (w *wireMessage) appendTo(dst []byte) ([]byte, error) {
 // through a pointer, which would make the compiler put it on the heap.)
 func (m *Message) toWire() (w wireMessage, err error) {
 	cm := &w.Message
-	if cm.MessageAnnotations, err = annotationsToCodec("annotation", m.Annotations); err != nil {
+	if cm.MessageAnnotations, err = annotationsToCodec("message annotation", m.Annotations); err != nil {
 		return w, err
 	}
-	if cm.DeliveryAnnotations, err = annotationsToCodec("delivery annotation", m.DeliveryAnnotations); err != nil {
+	if cm.DeliveryAnnotations, err = annotationsToCodec("message delivery annotation", m.DeliveryAnnotations); err != nil {
 		return w, err
 	}
-	if cm.Footer, err = annotationsToCodec("footer", m.Footer); err != nil {
+	if cm.Footer, err = annotationsToCodec("message footer", m.Footer); err != nil {
 		return w, err
 	}
 	if len(m.Properties) > 0 {
@@ -391,8 +391,10 @@ func deref(s *string) string {
 	return *s
 }
 
-// annotationsToCodec converts string-keyed annotations to a map with
-// symbol keys (annotation keys are symbols, spec 3.2.10).
+// annotationsToCodec converts a string-keyed map to one with symbol keys:
+// annotations (whose keys are symbols, spec 3.2.10), and the properties
+// and node properties of connections and links. what names the map in an
+// error about one of its values.
 func annotationsToCodec(what string, m map[string]any) (codec.Map, error) {
 	if len(m) == 0 {
 		return nil, nil
@@ -401,7 +403,7 @@ func annotationsToCodec(what string, m map[string]any) (codec.Map, error) {
 	for k, v := range m {
 		c, err := toCodec(v, 1)
 		if err != nil {
-			return nil, fmt.Errorf("amq: message %s %q: %w", what, k, err)
+			return nil, fmt.Errorf("amq: %s %q: %w", what, k, err)
 		}
 		out = append(out, codec.MapEntry{Key: Symbol(k), Value: c})
 	}

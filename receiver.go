@@ -164,7 +164,7 @@ func (r *Receiver) attach(ctx context.Context, conn *engine.Conn) (*engine.Sessi
 	}
 	src.Filter, _ = sourceFilter(&r.opts)
 	if r.opts.DynamicAddress {
-		src.DynamicNodeProperties, _ = mapToCodec("DynamicNodeProperties", r.opts.DynamicNodeProperties)
+		src.DynamicNodeProperties, _ = annotationsToCodec("ReceiverOptions.DynamicNodeProperties", r.opts.DynamicNodeProperties)
 	}
 	switch {
 	case r.opts.Browse:

@@ -34,7 +34,7 @@ func (o *ReceiverOptions) checkSource() error {
 	}
 	o.Filters = maps.Clone(o.Filters)
 	o.DynamicNodeProperties = maps.Clone(o.DynamicNodeProperties)
-	if _, err := mapToCodec("DynamicNodeProperties", o.DynamicNodeProperties); err != nil {
+	if _, err := annotationsToCodec("ReceiverOptions.DynamicNodeProperties", o.DynamicNodeProperties); err != nil {
 		return err
 	}
 	_, err := sourceFilter(o)
@@ -79,20 +79,4 @@ func sourceFilter(o *ReceiverOptions) (codec.Map, error) {
 		f = append(f, codec.MapEntry{Key: Symbol(noLocalFilterName), Value: codec.Described{Descriptor: uint64(noLocalFilterCode), Value: noLocalFilterValue}})
 	}
 	return f, nil
-}
-
-// mapToCodec converts a map of the options whose keys are symbols.
-func mapToCodec(field string, m map[string]any) (codec.Map, error) {
-	if len(m) == 0 {
-		return nil, nil
-	}
-	out := make(codec.Map, 0, len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		v, err := toCodec(m[k], 1)
-		if err != nil {
-			return nil, fmt.Errorf("amq: ReceiverOptions.%s %q: %w", field, k, err)
-		}
-		out = append(out, codec.MapEntry{Key: Symbol(k), Value: v})
-	}
-	return out, nil
 }

@@ -341,7 +341,7 @@ func (tx *Tx) Modify(ctx context.Context, d *Delivery, opts *ModifyOptions) erro
 	if opts != nil {
 		o = *opts
 	}
-	ann, err := annotationsToCodec("annotation", o.Annotations)
+	ann, err := annotationsToCodec("message annotation", o.Annotations)
 	if err != nil {
 		return err
 	}
