@@ -214,7 +214,7 @@ func (s *Sender) send(ctx context.Context, payload []byte, msg *Message) error {
 	// means sending again on the re-attached link.
 	var after uint64
 	for {
-		d, conn, gen, err := s.transmit(ctx, payload, msg, after, nil, true)
+		d, conn, gen, err := s.transmit(ctx, payload, msg, after, nil)
 		if err != nil {
 			return err
 		}
@@ -265,7 +265,7 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 	into := &rec.first
 	var after uint64
 	for {
-		d, _, gen, err := s.transmit(ctx, payload, msg, after, into, false)
+		d, _, gen, err := s.transmit(ctx, payload, msg, after, into)
 		if err != nil {
 			endSpan(span, err)
 			return nil, err
@@ -293,7 +293,7 @@ func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) 
 // transmit writes payload on a link newer than generation after, waiting
 // for one while the connection is down, and trying again on the next link
 // if the link is lost while writing.
-func (s *Sender) transmit(ctx context.Context, payload []byte, msg *Message, after uint64, into *engine.OutgoingDelivery, waiting bool) (*engine.OutgoingDelivery, *engine.Conn, uint64, error) {
+func (s *Sender) transmit(ctx context.Context, payload []byte, msg *Message, after uint64, into *engine.OutgoingDelivery) (*engine.OutgoingDelivery, *engine.Conn, uint64, error) {
 	for {
 		l, conn, gen, err := s.current(ctx, after, msg)
 		if err != nil {
@@ -303,8 +303,6 @@ func (s *Sender) transmit(ctx context.Context, payload []byte, msg *Message, aft
 		if into != nil {
 			d, err = engine.SendInto(ctx, l, into, payload)
 			into = nil // used, even by a send that failed
-		} else if waiting {
-			d, err = engine.SendAndWait(ctx, l, payload)
 		} else {
 			d, err = l.SendRaw(ctx, payload, false)
 		}

@@ -188,7 +188,7 @@ func coordinate(ctx context.Context, ctl *engine.Sender, body codec.Described) (
 	if err != nil {
 		return nil, false, err
 	}
-	d, err := engine.SendAndWait(ctx, ctl, payload)
+	d, err := ctl.SendRaw(ctx, payload, false)
 	if err != nil {
 		return nil, false, err
 	}

@@ -64,13 +64,6 @@ type Conn struct {
 	wstop       chan struct{}
 	wdone       chan struct{}
 	wrote       chan struct{} // closed and replaced after every write
-	// The goroutine that writes holds this token: the writer, or a sender
-	// that writes its own transfer (writeDirect). One at a time keeps the
-	// frames in order.
-	writing   bool
-	wlive     bool      // the writer runs: writeDirect may write
-	wspare    []byte    // the buffer last written, reused for queueing
-	lastWrite time.Time // for heartbeats
 
 	client bool // we opened the connection (Dial)
 
@@ -84,9 +77,6 @@ type Conn struct {
 	err       error
 	sessions  map[uint16]*Session // by the peer's channel
 	localChan map[uint16]*Session // by our channel
-	// writeSelf, set while a sender that will write its transfer itself
-	// queues it, keeps sendLocked from waking the writer for it.
-	writeSelf bool
 	// settleDisp is the disposition a receiver settles one delivery with,
 	// reused under mu for the reason of wmerged.
 	settleDisp codec.Disposition
@@ -413,18 +403,11 @@ func (c *Conn) sendLocked(channel uint16, body codec.Performative, payload []byt
 	if err != nil {
 		return fmt.Errorf("amqp: encoding frame: %w", err)
 	}
-	if !c.writeSelf { // else the caller writes it, see Sender.send
-		c.signalWriter()
-	}
-	return nil
-}
-
-// signalWriter wakes the writer without blocking.
-func (c *Conn) signalWriter() {
 	select {
 	case c.wsig <- struct{}{}:
 	default:
 	}
+	return nil
 }
 
 // accepts describes the last frame queued for the writer when it is a
@@ -467,86 +450,49 @@ func (c *Conn) writeLoop() {
 		defer t.Stop()
 		tick = t.C
 	}
-	c.wmu.Lock()
-	c.lastWrite = time.Now()
-	c.wlive = true
-	c.wmu.Unlock()
+	lastWrite := time.Now()
+	var spare []byte
 	for {
+		stop := false
 		select {
 		case <-c.wsig:
 		case <-c.wstop:
-			c.wmu.Lock()
-			c.wlive = false // from now on only this goroutine writes
-			for c.writing {
-				// A sender is writing: what it leaves queued is written
-				// below, after it.
-				w := c.wrote
-				c.wmu.Unlock()
-				<-w
-				c.wmu.Lock()
-			}
-			c.wmu.Unlock()
-			c.writeQueued(false)
-			return
+			stop = true
 		case now := <-tick:
+			if now.Sub(lastWrite) < half {
+				continue
+			}
 			c.wmu.Lock()
-			idle := now.Sub(c.lastWrite) >= half
-			if idle && len(c.wbuf) == 0 {
+			if len(c.wbuf) == 0 {
 				c.wbuf = append(c.wbuf, emptyFrame[:]...)
 			}
 			c.wmu.Unlock()
-			if !idle {
-				continue
-			}
 		}
-		if !c.writeQueued(false) {
+		c.wmu.Lock()
+		buf := c.wbuf
+		c.wbuf = spare[:0]
+		c.wdisp = accepts{}
+		c.wmu.Unlock()
+		if len(buf) > 0 {
+			_, err := c.nc.Write(buf)
+			c.wmu.Lock()
+			close(c.wrote)
+			c.wrote = make(chan struct{})
+			c.wmu.Unlock()
+			if err != nil {
+				c.nc.Close() // the reader notices and tears down
+				return
+			}
+			lastWrite = time.Now()
+		}
+		spare = buf[:0]
+		if cap(spare) > 1<<20 {
+			spare = nil // don't pin a huge buffer after a big message
+		}
+		if stop {
 			return
 		}
 	}
-}
-
-// writeQueued writes what is queued until nothing is, as the holder of the
-// writing token; when another goroutine holds it, that one writes what is
-// queued before it lets go, and writeQueued returns at once (or, for
-// direct, leaves it to the writer when the writer has stopped). It returns
-// false once a write failed: the socket is then closed, and the reader
-// notices and tears down.
-func (c *Conn) writeQueued(direct bool) bool {
-	c.wmu.Lock()
-	if direct && !c.wlive {
-		c.wmu.Unlock()
-		c.signalWriter() // not started yet: it writes what is queued when it starts
-		return true
-	}
-	if c.writing {
-		c.wmu.Unlock()
-		return true
-	}
-	c.writing = true
-	for len(c.wbuf) > 0 {
-		buf := c.wbuf
-		c.wbuf = c.wspare[:0]
-		c.wdisp = accepts{}
-		c.wmu.Unlock()
-		_, err := c.nc.Write(buf)
-		c.wmu.Lock()
-		close(c.wrote)
-		c.wrote = make(chan struct{})
-		if err != nil {
-			c.writing = false
-			c.wmu.Unlock()
-			c.nc.Close()
-			return false
-		}
-		c.lastWrite = time.Now()
-		c.wspare = buf[:0]
-		if cap(c.wspare) > 1<<20 {
-			c.wspare = nil // don't pin a huge buffer after a big message
-		}
-	}
-	c.writing = false
-	c.wmu.Unlock()
-	return true
 }
 
 // MinHeartbeatInterval is the shortest interval between two heartbeats we

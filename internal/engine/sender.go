@@ -160,16 +160,7 @@ func (s *Sender) Send(ctx context.Context, msg *codec.Message, settled bool) (*O
 // what it received without decoding it). The server keeps payload until the
 // delivery is settled; the caller must not modify it.
 func (s *Sender) SendRaw(ctx context.Context, payload []byte, settled bool) (*OutgoingDelivery, error) {
-	return s.send(ctx, payload, settled, nil, false)
-}
-
-// SendAndWait is Sender.SendRaw of an unsettled delivery for a caller that
-// waits for its outcome at once: the caller's goroutine writes the transfer
-// itself, unless a write is under way, rather than wake the writer
-// goroutine for it, one hand-off less in each round trip of a loop of
-// blocking sends. (It does not wait: the caller does, with Wait.)
-func SendAndWait(ctx context.Context, s *Sender, payload []byte) (*OutgoingDelivery, error) {
-	return s.send(ctx, payload, false, nil, true)
+	return s.send(ctx, payload, settled, nil, nil)
 }
 
 // SendInto is Sender.SendRaw of an unsettled delivery whose state lives in
@@ -178,26 +169,21 @@ func SendAndWait(ctx context.Context, s *Sender, payload []byte) (*OutgoingDeliv
 // zero and, once SendInto has returned it, is the engine's to update until
 // the delivery is finished; on an error it must not be used again.
 func SendInto(ctx context.Context, s *Sender, d *OutgoingDelivery, payload []byte) (*OutgoingDelivery, error) {
-	return s.send(ctx, payload, false, d, false)
+	return s.send(ctx, payload, false, d, nil)
 }
 
 // SendSettled is Sender.SendRaw of a pre-settled delivery, without a
 // delivery to return: nothing of it outlives the call, so nothing is
 // allocated for it.
 func SendSettled(ctx context.Context, s *Sender, payload []byte) error {
-	_, err := s.send(ctx, payload, true, &s.settledScratch, false)
+	_, err := s.send(ctx, payload, true, &s.settledScratch, nil)
 	return err
 }
 
 // send sends payload as a delivery kept in d, or in a new one when d is
-// nil; writeSelf: see SendAndWait.
-func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *OutgoingDelivery, writeSelf bool) (*OutgoingDelivery, error) {
-	return s.sendState(ctx, payload, settled, d, writeSelf, nil)
-}
-
-// sendState is send with state on the first transfer (the transactional
-// state of a send in a transaction, §4.4.1).
-func (s *Sender) sendState(ctx context.Context, payload []byte, settled bool, d *OutgoingDelivery, writeSelf bool, state codec.DeliveryState) (*OutgoingDelivery, error) {
+// nil, with state on its first transfer (the transactional state of a send
+// in a transaction, §4.4.1; nil for most).
+func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *OutgoingDelivery, state codec.DeliveryState) (*OutgoingDelivery, error) {
 	l := s.l
 	c := l.conn
 	if l.peerMaxMsg > 0 && uint64(len(payload)) > l.peerMaxMsg {
@@ -268,7 +254,7 @@ func (s *Sender) sendState(ctx context.Context, payload []byte, settled bool, d 
 	// Split into frames no larger than the peer accepts; each frame needs
 	// room in the peer's session incoming window (§2.5.6).
 	maxPayload := c.maxTransferPayload()
-	first, queuedForSelf := true, false
+	first := true
 	rest := payload
 	for {
 		for sess.remoteIncomingWindow == 0 && l.state == linkAttached {
@@ -321,14 +307,7 @@ func (s *Sender) sendState(ctx context.Context, payload []byte, settled bool, d 
 			t.Settled = settled
 			t.State = state
 		}
-		// Only a message of one frame is written by the caller: the
-		// frames of a longer one may have to wait for the writer.
-		self := writeSelf && first && !more
-		c.writeSelf = self
-		err := c.sendLocked(sess.localChannel, t, chunk)
-		c.writeSelf = false
-		queuedForSelf = queuedForSelf || self
-		if err != nil {
+		if err := c.sendLocked(sess.localChannel, t, chunk); err != nil {
 			s.dropLocked(d)
 			c.mu.Unlock()
 			return nil, err
@@ -344,9 +323,6 @@ func (s *Sender) sendState(ctx context.Context, payload []byte, settled bool, d 
 		d.payload = nil // written: do not pin it until the next send
 	}
 	c.mu.Unlock()
-	if queuedForSelf {
-		c.writeQueued(true) // a failed write closes the socket: Wait sees the delivery lost
-	}
 	return d, nil
 }
 

@@ -29,7 +29,7 @@ func TransferState(d *IncomingDelivery) codec.DeliveryState { return d.state }
 // transfer carries state: a *codec.TransactionalState for a send in a
 // transaction (§4.4.1).
 func SendWithState(ctx context.Context, s *Sender, payload []byte, state codec.DeliveryState) (*OutgoingDelivery, error) {
-	return s.sendState(ctx, payload, false, nil, true, state)
+	return s.send(ctx, payload, false, nil, state)
 }
 
 // DeliveryConn returns the connection a delivery arrived on: work in a
