@@ -61,7 +61,7 @@ type Client struct {
 	// The link to the peer's transaction coordinator on the current
 	// connection, attached by the first Begin (tx.go).
 	txMu  sync.Mutex
-	txCtl *txController
+	txCtl *engine.Sender
 }
 
 func (c *Client) endDone() { c.doneOnce.Do(func() { close(c.done) }) }

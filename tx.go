@@ -80,14 +80,6 @@ type Tx struct {
 	err  error // why the transaction cannot go on, when it cannot
 }
 
-// txController is a connection's link to the peer's coordinator, attached
-// by the first Begin on the connection and shared by its transactions.
-type txController struct {
-	conn    *engine.Conn
-	session *engine.Session
-	link    *engine.Sender
-}
-
 // Begin declares a new transaction with the peer's coordinator. A peer
 // without one (RabbitMQ, for instance) gives an *Error wrapping
 // ErrNoCoordinator.
@@ -129,11 +121,11 @@ func (c *Client) Begin(ctx context.Context) (*Tx, error) {
 func (c *Client) coordinator(ctx context.Context, conn *engine.Conn) (*engine.Sender, error) {
 	c.txMu.Lock()
 	defer c.txMu.Unlock()
-	if ctl := c.txCtl; ctl != nil && ctl.conn == conn {
+	if ctl := c.txCtl; ctl != nil && ctl.Link().Conn() == conn {
 		select {
-		case <-ctl.link.Done():
+		case <-ctl.Done():
 		default:
-			return ctl.link, nil
+			return ctl, nil
 		}
 	}
 	session, err := engine.NewSession(ctx, conn)
@@ -157,7 +149,7 @@ func (c *Client) coordinator(ctx context.Context, conn *engine.Conn) (*engine.Se
 		_ = endSession(context.WithoutCancel(ctx), session, c.cfg.CloseTimeout)
 		return nil, &Error{Scope: ScopeLink, Op: "begin transaction", Err: fmt.Errorf("%w: it answered the coordinator link with an ordinary target", ErrNoCoordinator)}
 	}
-	c.txCtl = &txController{conn: conn, session: session, link: l}
+	c.txCtl = l
 	return l, nil
 }
 
@@ -404,15 +396,15 @@ func (tx *Tx) discharge(ctx context.Context, fail bool) error {
 	}
 	if broken != nil && !fail {
 		// Part of it is unknown: roll back rather than commit a guess.
-		if err := tx.discharge0(ctx, true, "rollback"); err != nil {
+		if err := tx.sendDischarge(ctx, true, "rollback"); err != nil {
 			return errors.Join(broken, err)
 		}
 		return &TransactionError{Op: op, Condition: string(codec.ErrCondTransactionRollback), Description: "rolled back instead: " + broken.Error()}
 	}
-	return tx.discharge0(ctx, fail, op)
+	return tx.sendDischarge(ctx, fail, op)
 }
 
-func (tx *Tx) discharge0(ctx context.Context, fail bool, op string) error {
+func (tx *Tx) sendDischarge(ctx context.Context, fail bool, op string) error {
 	state, written, err := coordinate(ctx, tx.ctl, codec.DischargeBody(tx.id, fail))
 	if err != nil {
 		switch {
