@@ -61,14 +61,16 @@ func TestCloseReleasesPrefetchedMessages(t *testing.T) {
 // tell: the broker requeues those too). Checked at the peer: each was
 // settled released, not left unsettled when the link ended.
 //
-// The application takes messages until the client tops up its window
-// (the peer then has credit again, having sent everything). The client
-// grants new credit only once all it granted before has arrived (see
-// Receiver.next), so a top-up means it holds every message the peer sent
-// that the application has not taken. Each accept is seen
-// by the peer before the next message is taken, and the client writes a
-// grant before the accept that follows it, so the application stops while
-// the client still holds the rest.
+// The application starts taking messages only once the client holds all
+// of them: the peer then sends one message on a second link of the same
+// connection, and the client reads a connection's frames in order, so
+// that message arrives after the others. The application then takes
+// messages until the client tops up its window (the peer then has credit
+// again, having sent everything). The client grants new credit once half
+// of the window is taken (see Receiver.attach), so the application stops
+// while the client still holds the rest: each accept is seen by the peer
+// before the next message is taken, and the client writes a grant before
+// the accept that follows it.
 func TestCloseSendsReleasedBeforeDetach(t *testing.T) {
 	const n = 40
 	type sending struct {
@@ -76,7 +78,17 @@ func TestCloseSendsReleasedBeforeDetach(t *testing.T) {
 		out []*server.OutgoingDelivery
 	}
 	sent := make(chan sending, 1)
+	allSent := make(chan struct{})
 	h := server.HandlerFuncs{ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
+		if s.Link().Source().Address == "marker" {
+			select {
+			case <-allSent:
+				_, _ = s.Send(ctx, &codec.Message{Value: "after the others", HasValue: true}, true)
+			case <-ctx.Done():
+			}
+			<-ctx.Done()
+			return
+		}
 		out := make([]*server.OutgoingDelivery, 0, n)
 		for i := range n {
 			d, err := s.Send(ctx, &codec.Message{Value: int64(i), HasValue: true}, false)
@@ -86,6 +98,7 @@ func TestCloseSendsReleasedBeforeDetach(t *testing.T) {
 			out = append(out, d)
 		}
 		sent <- sending{s, out}
+		close(allSent)
 		<-ctx.Done()
 	}}
 	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{Handler: h, AllowAnonymous: true})
@@ -103,6 +116,11 @@ func TestCloseSendsReleasedBeforeDetach(t *testing.T) {
 		t.Fatal("the peer did not send its messages")
 	}
 	require.Len(t, peer.out, n)
+	marker, err := c.NewReceiver(ctx, "marker", nil)
+	require.NoError(t, err)
+	m, err := marker.Receive(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "after the others", m.Message.Body)
 
 	taken := 0
 	for peer.s.Credit() == 0 {
