@@ -233,6 +233,10 @@ func (qc qpidCarrier) Get(key string) string {
 		if v, ok := asString(q[key]); ok {
 			return v
 		}
+	case map[Symbol]any:
+		if v, ok := asString(q[Symbol(key)]); ok {
+			return v
+		}
 	case map[any]any:
 		for _, k := range []any{key, Symbol(key)} {
 			if v, ok := asString(q[k]); ok {

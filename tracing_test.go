@@ -123,11 +123,11 @@ func TestTracingContinuesProtonContext(t *testing.T) {
 	// consumer: Proton's own tracer writes a Jaeger uber-trace-id there
 	// (jaeger-client writes its ids in hex without leading zeros, a 64-bit
 	// trace id by default), another amq or a W3C tracer a traceparent; a
-	// string or a symbol.
+	// string or a symbol, under a string or a symbol key.
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	for _, tc := range []struct {
 		name                string
-		headers             map[string]any
+		headers             any
 		wantTrace, wantSpan string
 	}{
 		{"traceparent string", map[string]any{"traceparent": traceparent},
@@ -140,6 +140,10 @@ func TestTracingContinuesProtonContext(t *testing.T) {
 			"0000000000000000a3ce929d0e0e4736", "00f067aa0ba902b7"},
 		{"uber-trace-id symbol", map[string]any{"uber-trace-id": amq.Symbol("a3ce929d0e0e4736:f067aa0ba902b7:0:1")},
 			"0000000000000000a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		{"symbol keys", map[amq.Symbol]any{"uber-trace-id": "a3ce929d0e0e4736:f067aa0ba902b7:0:1"},
+			"0000000000000000a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		{"string and symbol keys", map[any]any{amq.Symbol("traceparent"): traceparent, "other": int32(1)},
+			"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"},
 		{"traceparent before uber-trace-id", map[string]any{"traceparent": traceparent, "uber-trace-id": "1:2:0:1"},
 			"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"},
 		{"malformed traceparent, then uber-trace-id", map[string]any{"traceparent": "00-zz", "uber-trace-id": "a3ce929d0e0e4736:f067aa0ba902b7:0:1"},

@@ -56,6 +56,18 @@ type Described = amqptype.Described
 // is sent as the same AMQP array.
 type Array = amqptype.Array
 
+// Map is an AMQP map as amq hands it out when no Go map can hold it: when
+// a key is of a type Go cannot use as a map key (a binary, a list, a map,
+// an array), or when the same key comes twice. Its entries keep the order
+// of the wire and each key its AMQP type, so the map can be sent back
+// exactly as it came. A program may also build one to send a map whose
+// key order matters or whose keys are such values. Get, Set and Delete
+// compare keys by type and value ([]byte keys by their bytes).
+type Map = amqptype.Map
+
+// MapEntry is one key and value of a Map.
+type MapEntry = amqptype.MapEntry
+
 // maxValueDepth bounds the nesting of values converted either way; the
 // codec bounds what a peer sends the same way.
 const maxValueDepth = 100
@@ -118,6 +130,13 @@ func toCodec(v any, depth int) (any, error) {
 		return stringKeyMap(x, depth)
 	case map[Symbol]any:
 		return stringKeyMap(x, depth)
+	case Map:
+		return mapToCodec(x, depth)
+	case *Map:
+		if x == nil {
+			return nil, nil
+		}
+		return mapToCodec(*x, depth)
 	case map[any]any:
 		out := make(codec.Map, 0, len(x))
 		for k, e := range x {
@@ -163,6 +182,23 @@ func stringKeyMap[K ~string](x map[K]any, depth int) (codec.Map, error) {
 	return out, nil
 }
 
+// mapToCodec converts an ordered Map entry by entry, keeping its order.
+func mapToCodec(x Map, depth int) (codec.Map, error) {
+	out := make(codec.Map, len(x))
+	for i, e := range x {
+		k, err := toCodec(e.Key, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("amq.Map entry %d, key: %w", i, err)
+		}
+		v, err := toCodec(e.Value, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("amq.Map entry %d, value: %w", i, err)
+		}
+		out[i] = codec.MapEntry{Key: k, Value: v}
+	}
+	return out, nil
+}
+
 func decimalArray[T Decimal32 | Decimal64 | Decimal128](code codec.TypeCode, x []T) codec.Array {
 	a := codec.Array{Elem: code, Values: make([]any, len(x))}
 	for i, d := range x {
@@ -204,9 +240,8 @@ func arrayToCodec(x Array, depth int) (any, error) {
 func descriptor(d any) (any, error) {
 	switch x := d.(type) {
 	case Symbol:
-		if x == "" {
-			return nil, errors.New("a Described needs a descriptor: the symbol is empty")
-		}
+		// An empty symbol is still a symbol: a peer may send one, and
+		// what it sends must send back.
 		return x, nil
 	case string:
 		if x == "" {
@@ -221,11 +256,11 @@ func descriptor(d any) (any, error) {
 	return nil, fmt.Errorf("a Described's descriptor must be an amq.Symbol or a uint64, got %T", d)
 }
 
-// fromCodec converts a decoded value into the type map: maps whose keys
-// are all strings or symbols become map[string]any (other maps
-// map[any]any, symbol keys as strings), an empty list a nil []any, arrays
-// of decimals and chars typed slices, arrays of maps []map[any]any, the
-// other arrays an Array, described values a Described.
+// fromCodec converts a decoded value into the type map: maps as
+// fromCodecMap says, an empty list a nil []any, arrays of decimals and
+// chars typed slices, arrays of maps []map[any]any (an Array of Map when
+// one of them needs a Map), the other arrays an Array, described values a
+// Described.
 func fromCodec(v any, depth int) any {
 	if depth > maxValueDepth {
 		return v
@@ -251,12 +286,9 @@ func fromCodec(v any, depth int) any {
 		if x.Descriptor == nil {
 			switch x.Elem {
 			case codec.TypeMap8, codec.TypeMap32:
-				out := make([]map[any]any, len(x.Values))
-				for i, e := range x.Values {
-					m, _ := e.(codec.Map)
-					out[i] = anyKeyMap(m, depth+1)
+				if out, ok := mapArray(x.Values, depth+1); ok {
+					return out
 				}
-				return out
 			}
 		}
 		// Elem is kept for an empty array only, whose element type could
@@ -277,56 +309,114 @@ func fromCodec(v any, depth int) any {
 	return v
 }
 
+// fromCodecMap converts a decoded map into the Go type that keeps what its
+// keys' AMQP types say: map[string]any when every key is a string (JMS
+// MapMessage, application properties), map[Symbol]any when every key is a
+// symbol, map[any]any for other keys Go can hash (each key of its own
+// type), and a Map, ordered, when a key is one Go cannot hash or a key
+// comes twice: a Go map would panic on the one and drop the other.
 func fromCodecMap(m codec.Map, depth int) any {
 	if len(m) == 0 {
 		return map[any]any{}
 	}
+	allStrings, allSymbols := true, true
 	for _, e := range m {
 		switch e.Key.(type) {
-		case string, Symbol:
+		case string:
+			allSymbols = false
+		case Symbol:
+			allStrings = false
 		default:
-			return anyKeyMap(m, depth)
+			allStrings, allSymbols = false, false
 		}
 	}
-	out := make(map[string]any, len(m))
-	for _, e := range m {
-		k, _ := e.Key.(string)
-		if s, ok := e.Key.(Symbol); ok {
-			k = string(s)
+	switch {
+	case allStrings:
+		out := make(map[string]any, len(m))
+		for _, e := range m {
+			out[e.Key.(string)] = fromCodec(e.Value, depth+1)
 		}
-		out[k] = fromCodec(e.Value, depth+1)
+		if len(out) == len(m) {
+			return out
+		}
+	case allSymbols:
+		out := make(map[Symbol]any, len(m))
+		for _, e := range m {
+			out[e.Key.(Symbol)] = fromCodec(e.Value, depth+1)
+		}
+		if len(out) == len(m) {
+			return out
+		}
+	default:
+		if out, ok := anyKeyMap(m, depth); ok {
+			return out
+		}
 	}
-	return out
+	return orderedMap(m, depth)
 }
 
-// anyKeyMap converts m to a map[any]any. A key Go cannot hash (a binary, a
-// list, a map) is kept as a string of its bytes' hex digits prefixed with
-// its Go type, rather than panicking: Go maps cannot hold it.
-func anyKeyMap(m codec.Map, depth int) map[any]any {
+// anyKeyMap converts m to a map[any]any, each key of its type. ok is false
+// when a key cannot be a Go map key (a binary, a list, a map, an array)
+// or comes twice.
+func anyKeyMap(m codec.Map, depth int) (map[any]any, bool) {
 	out := make(map[any]any, len(m))
 	for _, e := range m {
 		k := fromCodec(e.Key, depth+1)
-		if s, ok := k.(Symbol); ok {
-			k = string(s)
-		}
 		if !hashable(k) {
-			k = fmt.Sprintf("%T:%x", k, k)
+			return nil, false
 		}
 		out[k] = fromCodec(e.Value, depth+1)
+	}
+	return out, len(out) == len(m)
+}
+
+// orderedMap converts m entry by entry into a Map.
+func orderedMap(m codec.Map, depth int) Map {
+	out := make(Map, len(m))
+	for i, e := range m {
+		out[i] = MapEntry{Key: fromCodec(e.Key, depth+1), Value: fromCodec(e.Value, depth+1)}
 	}
 	return out
 }
 
-// hashable reports whether k can be a Go map key without panicking (a
-// slice cannot, nor can a struct or array holding one in an interface).
-func hashable(k any) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
+// mapArray converts the maps of an array of maps into a []map[any]any,
+// or, when one of them cannot be a Go map, into an Array of Map (an
+// Array's values all have one Go type). ok is false when an element is
+// not a map (a decoder bug, kept from panicking).
+func mapArray(vals []any, depth int) (any, bool) {
+	maps := make([]codec.Map, len(vals))
+	for i, e := range vals {
+		m, ok := e.(codec.Map)
+		if !ok {
+			return nil, false
 		}
-	}()
-	_ = map[any]bool{k: true}
-	return true
+		maps[i] = m
+	}
+	out := make([]map[any]any, len(maps))
+	for i, m := range maps {
+		var ok bool
+		if out[i], ok = anyKeyMap(m, depth); !ok {
+			a := Array{Values: make([]any, len(maps))}
+			for j, m := range maps {
+				a.Values[j] = orderedMap(m, depth)
+			}
+			return a, true
+		}
+	}
+	return out, true
+}
+
+// hashable reports whether k can be a Go map key without panicking: a
+// slice cannot, nor can a Described or an array type holding one.
+func hashable(k any) bool {
+	switch k.(type) {
+	case nil, string, Symbol, bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+		float32, float64, Char, UUID, Decimal32, Decimal64, Decimal128, time.Time:
+		return true
+	case []byte, []any, map[string]any, map[Symbol]any, map[any]any, Map:
+		return false
+	}
+	return reflect.ValueOf(k).Comparable()
 }
 
 // asTypedSlice returns an undescribed array of chars or of one decimal

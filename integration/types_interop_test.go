@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/amqgo/amq"
+	"github.com/amqgo/amq/amqptype"
 )
 
 // typeRow is one row of the type matrix, shared with peers/proton_types.py
@@ -36,6 +37,13 @@ type typeRow struct {
 	// mapping is right, so that the note gets removed).
 	defect string
 }
+
+// binaryKeyRows are the rows whose value holds a map with a binary key,
+// which Proton Python 0.40 cannot decode (its binding hands a binary out
+// as a writable memoryview, which Python cannot hash: "ValueError: cannot
+// hash writable memoryview object" inside proton's get_dict). They go to
+// 0.37 only; 0.40 sends them (to Go) all the same.
+var binaryKeyRows = map[string]bool{"map-key-types": true, "list-map-binary-key": true, "array-map-binary-key": true}
 
 func interopRows() []typeRow {
 	d32 := amq.Decimal32{0x22, 0x50, 0x00, 0x07}                                    // decimal32(0x22500007)
@@ -81,8 +89,20 @@ func interopRows() []typeRow {
 		// symbols as a map[string]any, any other as a map[any]any.
 		both("map", map[string]any{"k": "v", "n": int32(7), "c": amq.Char('y'), "nested": map[string]any{"x": uint64(1)}}, false),
 		both("map-mixed-keys", map[any]any{int64(1): "one", "two": int32(2)}, false),
-		// Symbol keys become string keys: their AMQP type is lost.
-		differs("map-symbol-keys", map[any]any{amq.Symbol("a"): int64(1)}, map[string]any{"a": int64(1)}, false),
+		// Symbol keys stay symbols.
+		both("map-symbol-keys", map[amq.Symbol]any{"a": int64(1)}, false),
+		// A binary key makes the map an ordered amq.Map, every key of its type.
+		both("map-key-types", amq.Map{
+			{Key: int64(10), Value: "long"}, {Key: uint8(11), Value: "ubyte"}, {Key: int32(12), Value: "int"},
+			{Key: uint64(13), Value: "ulong"}, {Key: true, Value: "boolean"}, {Key: nil, Value: "null"},
+			{Key: 1.5, Value: "double"}, {Key: amq.Char('c'), Value: "char"},
+			{Key: amq.UUID{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, Value: "uuid"},
+			{Key: time.UnixMilli(1_700_000_000_000).UTC(), Value: "timestamp"},
+			{Key: amq.Symbol("sym"), Value: "symbol"}, {Key: "str", Value: "string"},
+			{Key: []byte{0, 0xff}, Value: "binary"},
+		}, false),
+		both("list-map-binary-key", []any{amq.Map{{Key: []byte{1}, Value: "v"}}}, false),
+		both("array-map-binary-key", amq.Array{Values: []any{amq.Map{{Key: []byte{1}, Value: "v"}}, amq.Map{{Key: "k", Value: "w"}}}}, false),
 		// An empty map decodes as an empty map[any]any.
 		differs("map-empty", map[string]any{}, map[any]any{}, false),
 		// An empty list decodes as a nil []any.
@@ -104,6 +124,15 @@ func interopRows() []typeRow {
 		// go-amqp alone cannot decode these arrays at all.
 		both("array-list", amq.Array{Values: []any{[]any{int64(1)}, []any{"x", amq.Symbol("s")}}}, false),
 		both("array-described", amq.Array{Descriptor: amq.Symbol("x:pt"), Values: []any{int32(1), int32(2)}}, false),
+		// An empty array keeps its element type: a typed slice where there
+		// is one, else an amq.Array whose Elem says it.
+		both("array-empty-ubyte", amq.Array{Elem: amqptype.TypeUbyte, Values: []any{}}, false),
+		both("array-empty-list", amq.Array{Elem: amqptype.TypeList32, Values: []any{}}, false),
+		both("array-empty-map", []map[any]any{}, false),
+		both("array-empty-int", []int32{}, false),
+		both("array-empty-string", []string{}, false),
+		both("array-empty-symbol", []amq.Symbol{}, false),
+		both("array-empty-described", amq.Array{Descriptor: amq.Symbol("x:pt"), Elem: amqptype.TypeInt, Values: []any{}}, false),
 	}
 }
 
@@ -148,7 +177,19 @@ func TestTypeInterop(t *testing.T) {
 						p = getPeer(t, name)
 					}
 					t.Run("python-to-go", func(t *testing.T) { typesFromPython(t, p, python, rows) })
-					t.Run("go-to-python", func(t *testing.T) { typesToPython(t, p, python, rows) })
+					t.Run("go-to-python", func(t *testing.T) {
+						toPython := rows
+						if pp.Version == "0.40" {
+							toPython = nil
+							for _, r := range rows {
+								if !binaryKeyRows[r.name] {
+									toPython = append(toPython, r)
+								}
+							}
+							t.Logf("not sent to Proton 0.40, which cannot decode a map with a binary key: %v", binaryKeyRows)
+						}
+						typesToPython(t, p, python, toPython)
+					})
 				})
 			}
 		})
