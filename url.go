@@ -42,11 +42,23 @@ func parseURL(raw string) (endpoint, error) {
 		}
 		s = "amqp://" + s
 	}
-	u, err := url.Parse(s)
+	// The user information is split off first, up to the last "@" after
+	// the scheme: a password may then hold "#", "/", "?" or "@" without
+	// percent-encoding, and no error below can quote a piece of it.
+	scheme, rest, _ := strings.Cut(s, "://")
+	if strings.ContainsAny(scheme, "@:/") {
+		return endpoint{}, fmt.Errorf("amq: connection URL %q: malformed scheme (the user and password go after the scheme, as in amqp://user:password@host)", redactURL(raw))
+	}
+	var ep endpoint
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		user, pass, _ := strings.Cut(rest[:at], ":")
+		ep.HasUser, ep.User, ep.Password = true, unescapeUserinfo(user), unescapeUserinfo(pass)
+		rest = rest[at+1:]
+	}
+	u, err := url.Parse(scheme + "://" + rest)
 	if err != nil {
 		return endpoint{}, fmt.Errorf("amq: malformed connection URL %q: %v", redactURL(raw), unwrapURLError(err))
 	}
-	var ep endpoint
 	switch strings.ToLower(u.Scheme) {
 	case "amqp":
 		ep.Scheme, ep.Port = "amqp", "5672"
@@ -80,29 +92,36 @@ func parseURL(raw string) (endpoint, error) {
 	} else if strings.HasSuffix(u.Host, ":") {
 		return endpoint{}, fmt.Errorf("amq: connection URL %q: empty port", redactURL(raw))
 	}
-	if u.User != nil {
-		ep.HasUser = true
-		ep.User = u.User.Username()
-		ep.Password, _ = u.User.Password()
-	}
 	return ep, nil
 }
 
-// redactURL hides the password of a URL so it can go into an error.
+// unescapeUserinfo percent-decodes a user name or password ("%40" is
+// "@"). One that is not valid percent-encoding ("50%off") is taken as
+// written rather than refused: it can only be meant literally.
+func unescapeUserinfo(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// redactURL hides the password of a URL so it can go into an error: what
+// lies between the first ":" of the user information and the last "@",
+// as parseURL reads it. It never fails, whatever raw is.
 func redactURL(raw string) string {
 	at := strings.LastIndex(raw, "@")
-	start := strings.Index(raw, "://")
 	if at < 0 {
 		return raw
 	}
-	userinfo := raw[start+3 : at]
-	if start < 0 {
-		userinfo = raw[:at]
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 && i+3 <= at {
+		start = i + 3
 	}
-	if i := strings.Index(userinfo, ":"); i >= 0 {
-		return strings.Replace(raw, userinfo, userinfo[:i]+":xxxxx", 1)
+	colon := strings.Index(raw[start:at], ":")
+	if colon < 0 {
+		return raw
 	}
-	return raw
+	return raw[:start+colon] + ":xxxxx" + raw[at:]
 }
 
 // unwrapURLError drops net/url's "parse URL:" prefix, which would repeat

@@ -24,6 +24,13 @@ func TestParseURL(t *testing.T) {
 		{"amqp://bob@h:5", endpoint{Scheme: "amqp", Host: "h", Port: "5", User: "bob", HasUser: true}},
 		{"amqp://h/", endpoint{Scheme: "amqp", Host: "h", Port: "5672"}},
 		{"  amqp://h  ", endpoint{Scheme: "amqp", Host: "h", Port: "5672"}},
+		// A password may hold "#", "/", "?" and "@" unencoded: the user
+		// information ends at the last "@".
+		{"amqp://alice:S3cr3t#PWxyz@127.0.0.1:5672", endpoint{Scheme: "amqp", Host: "127.0.0.1", Port: "5672", User: "alice", Password: "S3cr3t#PWxyz", HasUser: true}},
+		{"amqp://a:p/q?r@s@h", endpoint{Scheme: "amqp", Host: "h", Port: "5672", User: "a", Password: "p/q?r@s", HasUser: true}},
+		{"amqp://a%40b:p%3Ax@h", endpoint{Scheme: "amqp", Host: "h", Port: "5672", User: "a@b", Password: "p:x", HasUser: true}},
+		{"amqp://u:50%off@h", endpoint{Scheme: "amqp", Host: "h", Port: "5672", User: "u", Password: "50%off", HasUser: true}},
+		{"u:p@h:7", endpoint{Scheme: "amqp", Host: "h", Port: "7", User: "u", Password: "p", HasUser: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -50,6 +57,14 @@ func TestParseURLErrors(t *testing.T) {
 		{"amqp:h", "missing //"},
 		{"amqp://::1:5672", "brackets"},
 		{"amqp://user:topsecret@h:x", "malformed"},
+		// Once panics (#17): none may, nor quote the password.
+		{"@", "missing host"},
+		{"a@", "missing host"},
+		{":@", "missing host"},
+		{"x@amqp://h", "malformed scheme"},
+		{"user:topsecret@amqp://", "malformed scheme"},
+		{"amqp://alice:topsecret#x@", "missing host"},
+		{"amqp://alice:topsecret@h#frag", "query and fragment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -78,6 +93,35 @@ func FuzzParseURL(f *testing.F) {
 		}
 		if ep.Host == "" || (ep.Scheme != "amqp" && ep.Scheme != "amqps") || ep.Port == "" {
 			t.Fatalf("accepted %q as an incomplete endpoint %+v", s, ep)
+		}
+	})
+}
+
+// FuzzParseURLPassword: whatever the password and the rest of the URL, an
+// error never quotes the password, and a URL that parses gives it back
+// whole.
+func FuzzParseURLPassword(f *testing.F) {
+	f.Add("S3cr3t#PWxyz", "127.0.0.1:5672")
+	f.Add("a/b?c@d", "h")
+	f.Add("secret", "h:x")
+	f.Add("p%41ss", "[::1]:99999")
+	f.Fuzz(func(t *testing.T, pw, host string) {
+		s := "amqp://user:" + pw + "@" + host
+		ep, err := parseURL(s)
+		if len(pw) < 4 || strings.Contains("amqp://user:@"+host, pw) || strings.Contains(pw, "%") {
+			return // too short or too common to tell a leak from the rest
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), pw) {
+				t.Fatalf("password %q leaked into %v", pw, err)
+			}
+			return
+		}
+		if strings.Contains(host, "@") {
+			return // the user information ends at the host's "@"
+		}
+		if ep.Password != pw {
+			t.Fatalf("password %q parsed as %q", pw, ep.Password)
 		}
 	})
 }
