@@ -75,6 +75,7 @@ func Listen(rawURL string, opts *Options) (*Server, error) {
 		IdleTimeout:      cfg.idleTimeout,
 		HandshakeTimeout: cfg.handshakeTimeout,
 		MaxMessageSize:   cfg.MaxMessageSize,
+		MaxLinks:         cfg.MaxLinks,
 		CreditWindow:     cfg.CreditWindow,
 		Coordinator:      cfg.Transactions,
 		Handler:          cfg.Handler,

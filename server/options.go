@@ -19,6 +19,15 @@ const (
 	DefaultHandshakeTimeout = 30 * time.Second
 	DefaultCreditWindow     = 100
 	DefaultHandleMax        = 1023
+	// DefaultMaxConnections is the live connections a server holds at
+	// most, handshakes included.
+	DefaultMaxConnections = 4096
+	// DefaultMaxLinks is the links one connection may have attached.
+	DefaultMaxLinks = 1024
+	// DefaultMaxMessageSize is the largest message the server takes: a
+	// delivery that never ends (more=true, frame after frame) is cut
+	// there.
+	DefaultMaxMessageSize = 128 << 20
 	// minMaxFrameSize is the smallest max-frame-size AMQP allows (§2.7.1).
 	minMaxFrameSize = 512
 )
@@ -90,14 +99,24 @@ type Options struct {
 	// negative: none.
 	HandshakeTimeout time.Duration
 
-	// MaxConnections caps the live connections; beyond it new ones are
-	// closed at once. 0: no limit.
+	// MaxConnections caps the live connections, those still in their
+	// handshake included; beyond it new ones are closed at once.
+	// 0: DefaultMaxConnections; negative: no limit.
 	MaxConnections int
 
+	// MaxLinks caps the links one connection may have attached at a time,
+	// over all its sessions (which ChannelMax bounds); an attach beyond
+	// it is refused with amqp:resource-limit-exceeded, and a peer that
+	// goes on attaching while twice as many are attached loses the
+	// connection. 0: DefaultMaxLinks; negative: no limit.
+	MaxLinks int
+
 	// MaxMessageSize is the max-message-size announced on links where the
-	// server receives; larger messages detach the link with
-	// amqp:link:message-size-exceeded. 0: no limit (but see
-	// Link.SetMaxMessageSize).
+	// server receives; a larger message, counted as it arrives (so also
+	// one that never ends), detaches the link with
+	// amqp:link:message-size-exceeded and is freed. 0:
+	// DefaultMaxMessageSize; math.MaxUint64: no limit (Link.SetMaxMessageSize
+	// sets it per link).
 	MaxMessageSize uint64
 
 	// CreditWindow is the default automatic credit window of links where
@@ -177,8 +196,20 @@ func newConfig(opts *Options, useTLS bool) (*config, error) {
 	case cfg.HandshakeTimeout > 0:
 		cfg.handshakeTimeout = cfg.HandshakeTimeout
 	}
-	if cfg.MaxConnections < 0 {
-		return nil, fmt.Errorf("server: Options.MaxConnections is negative (%d)", cfg.MaxConnections)
+	switch {
+	case cfg.MaxConnections == 0:
+		cfg.MaxConnections = DefaultMaxConnections
+	case cfg.MaxConnections < 0:
+		cfg.MaxConnections = 0 // no limit
+	}
+	switch {
+	case cfg.MaxLinks == 0:
+		cfg.MaxLinks = DefaultMaxLinks
+	case cfg.MaxLinks < 0:
+		cfg.MaxLinks = 0 // no limit
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = DefaultMaxMessageSize
 	}
 	if cfg.CreditWindow == 0 {
 		cfg.CreditWindow = DefaultCreditWindow

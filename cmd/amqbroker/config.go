@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/amqgo/amq/broker"
 	"github.com/amqgo/amq/server"
@@ -23,12 +24,21 @@ type config struct {
 	tlsCert, tlsKey  string
 	usersFile        string
 	user, password   string
+	passwordFile     string
 	allowAnonymous   bool
 	maxQueueMessages int
 	maxQueueBytes    int64
+	maxConnections   int
+	maxLinks         int
+	maxMessageSize   uint64
+	handshakeTimeout time.Duration
 	verbose          bool
 	pprof            string
 }
+
+// passwordEnv names the environment variable that may hold -user's
+// password: unlike a flag, it is not shown in the process list.
+const passwordEnv = "AMQBROKER_PASSWORD"
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var c config
@@ -39,10 +49,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `FILE` for amqps://")
 	fs.StringVar(&c.usersFile, "users", "", "`FILE` of users, one user:password per line")
 	fs.StringVar(&c.user, "user", "", "user `NAME` (with -password)")
-	fs.StringVar(&c.password, "password", "", "password of -user")
+	fs.StringVar(&c.password, "password", "", "password of -user (visible in the process list: prefer $"+passwordEnv+" or -password-file)")
+	fs.StringVar(&c.passwordFile, "password-file", "", "`FILE` whose first line is the password of -user")
 	fs.BoolVar(&c.allowAnonymous, "allow-anonymous", false, "accept anonymous clients (required when no user is configured)")
 	fs.IntVar(&c.maxQueueMessages, "max-queue-messages", 0, "bound on the messages a node holds (0: default 100000; -1: none)")
 	fs.Int64Var(&c.maxQueueBytes, "max-queue-bytes", 0, "bound on the bytes a node holds (0: default 256 MiB; -1: none)")
+	fs.IntVar(&c.maxConnections, "max-connections", 0, fmt.Sprintf("bound on the live connections, handshakes included (0: default %d; -1: none)", server.DefaultMaxConnections))
+	fs.IntVar(&c.maxLinks, "max-links", 0, fmt.Sprintf("bound on the links one connection has attached (0: default %d; -1: none)", server.DefaultMaxLinks))
+	fs.Uint64Var(&c.maxMessageSize, "max-message-size", 0, fmt.Sprintf("largest message taken, in bytes (0: default %d)", server.DefaultMaxMessageSize))
+	fs.DurationVar(&c.handshakeTimeout, "handshake-timeout", 0, fmt.Sprintf("time a connection has from accept to open (0: default %v; -1s: none)", server.DefaultHandshakeTimeout))
 	fs.BoolVar(&c.verbose, "v", false, "debug logging")
 	fs.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on `HOST:PORT` (e.g. 127.0.0.1:6060) for profiling")
 	fs.Usage = func() {
@@ -58,8 +73,32 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if (c.user == "") != (c.password == "") {
-		return nil, errors.New("-user and -password go together")
+	envPassword, inEnv := os.LookupEnv(passwordEnv)
+	sources := 0
+	for _, given := range []bool{c.password != "", c.passwordFile != "", inEnv && c.user != ""} {
+		if given {
+			sources++
+		}
+	}
+	switch {
+	case c.user == "" && (c.password != "" || c.passwordFile != ""):
+		return nil, errors.New("-password and -password-file need -user")
+	case c.user != "" && sources == 0:
+		return nil, fmt.Errorf("-user needs a password: $%s, -password-file or -password", passwordEnv)
+	case sources > 1:
+		return nil, fmt.Errorf("-user's password is given more than once: use one of $%s, -password-file and -password", passwordEnv)
+	}
+	switch {
+	case c.password != "":
+		fmt.Fprintf(stderr, "amqbroker: warning: -password is visible to every user of this machine in the process list; use $%s or -password-file\n", passwordEnv)
+	case c.passwordFile != "":
+		pw, err := readPasswordFile(c.passwordFile)
+		if err != nil {
+			return nil, err
+		}
+		c.password = pw
+	case c.user != "":
+		c.password = envPassword
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return nil, errors.New("-tls-cert and -tls-key go together")
@@ -99,12 +138,28 @@ func (c *config) brokerOptions(log *slog.Logger) (*broker.Options, error) {
 		}
 		so.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	so.MaxConnections, so.MaxLinks, so.MaxMessageSize = c.maxConnections, c.maxLinks, c.maxMessageSize
+	so.HandshakeTimeout = c.handshakeTimeout
 	return &broker.Options{
 		MaxQueueMessages: c.maxQueueMessages,
 		MaxQueueBytes:    c.maxQueueBytes,
 		Logger:           log,
 		Server:           so,
 	}, nil
+}
+
+// readPasswordFile returns the first line of path, without its line end.
+func readPasswordFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("-password-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("-password-file %s: the first line is empty", path)
+	}
+	return line, nil
 }
 
 // readUsers reads "user:password" lines into users. The password is

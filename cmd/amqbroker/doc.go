@@ -16,12 +16,26 @@
 //	-tls-key FILE            PEM private key for amqps://
 //	-users FILE              users, one "user:password" per line
 //	                         (blank lines and lines starting with # ignored)
-//	-user NAME -password PW  one more user
+//	-user NAME               one more user, whose password comes from
+//	                         the AMQBROKER_PASSWORD environment variable,
+//	                         -password-file FILE (its first line) or
+//	                         -password PW (visible to every user of the
+//	                         machine in the process list: amqbroker
+//	                         warns); exactly one of the three
 //	-allow-anonymous         accept anonymous clients
 //	-max-queue-messages N    bound on the messages a node holds
 //	                         (default 100000; -1: none)
 //	-max-queue-bytes N       bound on the bytes a node holds
 //	                         (default 256 MiB; -1: none)
+//	-max-connections N       bound on the live connections, those still
+//	                         in their handshake included (default 4096;
+//	                         -1: none)
+//	-max-links N             bound on the links one connection has
+//	                         attached (default 1024; -1: none)
+//	-max-message-size N      largest message taken, in bytes, counted as
+//	                         it arrives (default 128 MiB)
+//	-handshake-timeout D     time a connection has from accept to its
+//	                         open (default 30s)
 //	-v                       debug logging
 //	-pprof HOST:PORT         serve net/http/pprof there (profiling; keep
 //	                         it on a loopback address)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,5 +180,83 @@ func TestTuneGCStops(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("tuneGC did not return when its context ended")
+	}
+}
+
+// -user's password comes from $AMQBROKER_PASSWORD or -password-file, so
+// that it stays out of the process list; -password still works, with a
+// warning; exactly one of them must be given.
+func TestPasswordSources(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(file, []byte("from-file\nignored\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		env      string // "" leaves the variable unset
+		args     []string
+		password string // "" when parseFlags must fail
+		warns    bool
+	}{
+		{"environment", "from-env", []string{"-user", "a"}, "from-env", false},
+		{"file", "", []string{"-user", "a", "-password-file", file}, "from-file", false},
+		{"flag", "", []string{"-user", "a", "-password", "from-flag"}, "from-flag", true},
+		{"none", "", []string{"-user", "a"}, "", false},
+		{"two", "from-env", []string{"-user", "a", "-password", "x"}, "", false},
+		{"file and flag", "", []string{"-user", "a", "-password", "x", "-password-file", file}, "", false},
+		{"no user", "", []string{"-password-file", file, "-allow-anonymous"}, "", false},
+		{"empty file", "", []string{"-user", "a", "-password-file", empty}, "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv(passwordEnv, tt.env)
+			} else {
+				t.Setenv(passwordEnv, "")
+				os.Unsetenv(passwordEnv)
+			}
+			var stderr bytes.Buffer
+			c, err := parseFlags(tt.args, &stderr)
+			if tt.password == "" {
+				if err == nil {
+					t.Fatalf("parseFlags(%q) succeeded", tt.args)
+				}
+				if strings.Contains(err.Error(), "from-") {
+					t.Fatalf("the error quotes a password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.password != tt.password {
+				t.Fatalf("password %q, want %q", c.password, tt.password)
+			}
+			if warned := strings.Contains(stderr.String(), "process list"); warned != tt.warns {
+				t.Fatalf("warning printed: %v, want %v (%q)", warned, tt.warns, stderr.String())
+			}
+		})
+	}
+}
+
+// The connection, link, message-size and handshake bounds reach the
+// server's options.
+func TestLimitFlags(t *testing.T) {
+	var sink bytes.Buffer
+	c, err := parseFlags([]string{"-allow-anonymous", "-max-connections", "7", "-max-links", "-1",
+		"-max-message-size", "2048", "-handshake-timeout", "3s"}, &sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := c.brokerOptions(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	so := opts.Server
+	if so.MaxConnections != 7 || so.MaxLinks != -1 || so.MaxMessageSize != 2048 || so.HandshakeTimeout != 3*time.Second {
+		t.Fatalf("server options %+v", so)
 	}
 }

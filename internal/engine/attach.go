@@ -23,6 +23,18 @@ func (s *Session) handleAttach(a *codec.Attach) error {
 	if l := s.attaching[a.Name]; l != nil && (a.Role == codec.RoleSender) == (l.role == RoleReceiver) {
 		return s.attachAnsweredLocked(l, a)
 	}
+	overLimit := false
+	if max := c.cfg.MaxLinks; max > 0 {
+		n := 0
+		for _, ss := range c.localChan {
+			n += len(ss.byLocal)
+		}
+		if n >= 2*max {
+			return newConnError(codec.ErrCondResourceLimitExceeded,
+				fmt.Sprintf("%d links attached, twice the limit of %d", n, max))
+		}
+		overLimit = n >= max
+	}
 	if a.Coordinator != nil {
 		// Only a handler that coordinates transactions serves this link
 		// (Config.Coordinator); it arrives with no target.
@@ -68,7 +80,10 @@ func (s *Session) handleAttach(a *codec.Attach) error {
 
 	// Ask the handler without holding the lock: it may call anything.
 	var herr error
-	if a.Coordinator != nil && (!c.cfg.Coordinator || a.Role != codec.RoleSender) {
+	if overLimit {
+		herr = &codec.Error{Condition: codec.ErrCondResourceLimitExceeded,
+			Description: fmt.Sprintf("a connection may have %d links attached", c.cfg.MaxLinks)}
+	} else if a.Coordinator != nil && (!c.cfg.Coordinator || a.Role != codec.RoleSender) {
 		herr = &codec.Error{Condition: codec.ErrCondNotImplemented, Description: "transactions are not supported"}
 	} else {
 		l.inAttachPhase = true

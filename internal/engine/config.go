@@ -42,6 +42,13 @@ type Config struct {
 	// MaxMessageSize is the max-message-size announced, and enforced, on
 	// links where we receive. 0: no limit.
 	MaxMessageSize uint64
+	// MaxLinks caps the links a peer may have attached on one connection
+	// at a time, over all its sessions; an attach beyond it is refused
+	// with amqp:resource-limit-exceeded, and a peer that goes on
+	// attaching while twice as many are still attached (it does not
+	// answer the refusals) loses the connection. 0: no limit beyond
+	// channel-max × handle-max.
+	MaxLinks int
 	// CreditWindow is the default automatic credit window of links where
 	// we receive (Link.SetCreditWindow).
 	CreditWindow uint32
