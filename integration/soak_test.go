@@ -387,7 +387,11 @@ func soakSeq(m *amq.Message) (int, error) {
 	case []byte:
 		body = string(b)
 	default:
-		return 0, fmt.Errorf("soak message body of type %T: %v", m.Body, m.Body)
+		// Seen once against Artemis after kill -9 and restarts: say all
+		// the message holds, to tell a broker that lost the body from a
+		// client that lost it.
+		return 0, fmt.Errorf("soak message body of type %T: %v; the message: id %v, durable %v, delivery count %d, properties %v, annotations %v, JMS type %v",
+			m.Body, m.Body, m.ID, m.Durable, m.DeliveryCount, m.Properties, m.Annotations, m.JMSType())
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(body, "soak "))
 	if err != nil || n < 0 || n >= soakGoroutines*soakEach {
