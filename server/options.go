@@ -27,7 +27,7 @@ const (
 	// DefaultMaxMessageSize is the largest message the server takes: a
 	// delivery that never ends (more=true, frame after frame) is cut
 	// there.
-	DefaultMaxMessageSize = 128 << 20
+	DefaultMaxMessageSize = 100 << 20
 	// minMaxFrameSize is the smallest max-frame-size AMQP allows (§2.7.1).
 	minMaxFrameSize = 512
 )

@@ -33,7 +33,7 @@
 //	-max-links N             bound on the links one connection has
 //	                         attached (default 1024; -1: none)
 //	-max-message-size N      largest message taken, in bytes, counted as
-//	                         it arrives (default 128 MiB)
+//	                         it arrives (default 100 MiB)
 //	-handshake-timeout D     time a connection has from accept to its
 //	                         open (default 30s)
 //	-v                       debug logging
