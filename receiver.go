@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,6 +65,7 @@ type Receiver struct {
 	deliveries chan *Delivery
 	pumpOnce   sync.Once     // starts the pump, or (in end) rules it out
 	pumpDone   chan struct{} // nil if the pump never started
+	pumping    atomic.Bool   // Deliveries was called (Drain refuses then)
 
 	// acceptCtx bounds auto-accepts: it ends ConnectOptions.CloseTimeout
 	// after the receiver starts ending, so that an accept stuck on a peer
@@ -406,7 +408,9 @@ func (r *Receiver) swapPending(d *Delivery) *Delivery {
 
 // Receive returns the next delivery, blocking until one arrives, ctx ends
 // or the receiver ends. After the receiver has ended, Receive returns the
-// reason (ErrClosed after Close).
+// reason (ErrClosed after Close). A message the peer aborts (it gave up
+// sending it midway, AMQP 1.0 section 2.6.14) never reaches Receive: what
+// arrived of it is dropped.
 func (r *Receiver) Receive(ctx context.Context) (*Delivery, error) {
 	if !r.opts.ManualAccept {
 		if prev := r.swapPending(nil); prev != nil {
@@ -430,6 +434,7 @@ func (r *Receiver) Receive(ctx context.Context) (*Delivery, error) {
 // consumer loop. The first call starts the goroutine that feeds it.
 func (r *Receiver) Deliveries() <-chan *Delivery {
 	r.pumpOnce.Do(func() {
+		r.pumping.Store(true)
 		r.pumpDone = make(chan struct{})
 		go r.pump()
 	})

@@ -158,9 +158,15 @@ func (s *Sender) Address() string { return s.address }
 // *RejectedError, *ReleasedError and *ModifiedError report the other
 // outcomes (all match errors.Is(err, ErrNotAccepted)); an *Error reports a
 // link or connection that failed for good. With SenderOptions.Presettled,
-// Send returns once the message is written (at-most-once). If ctx ends
-// first, Send returns ctx's error and the message may or may not have been
-// delivered.
+// Send returns once the message is written (at-most-once).
+//
+// If ctx ends before the message is completely written (while Send waits
+// for credit or for the connection, or in the middle of a large message
+// split into several frames), Send returns ctx's error and the message is
+// not sent: a partly written one is aborted (AMQP 1.0 section 2.6.14), so
+// the peer discards what it got of it, and it is not sent again after a
+// reconnect. If ctx ends while Send waits for the outcome, Send returns
+// ctx's error too, but the message may or may not have been delivered.
 func (s *Sender) Send(ctx context.Context, msg *Message) error {
 	payload, span, err := s.prepare(ctx, msg)
 	if err != nil {
@@ -247,7 +253,9 @@ func (s *Sender) lost(conn *engine.Conn, gen uint64) bool {
 // Receipt's Wait gives the outcome. SendAsync blocks while the peer grants
 // no credit and while the client reconnects. A message in flight when the
 // connection drops is sent again after the reconnect, in order, whether or
-// not anyone waits for its receipt.
+// not anyone waits for its receipt. If ctx ends before the message is
+// completely written, SendAsync returns ctx's error and the message is not
+// sent, as with Send.
 func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) {
 	payload, span, err := s.prepare(ctx, msg)
 	if err != nil {

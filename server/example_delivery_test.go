@@ -786,3 +786,80 @@ func ExampleSender_Unsettled() {
 	fmt.Println(<-requeue, "to requeue")
 	// Output: 2 to requeue
 }
+
+func ExampleSender_Draining() {
+	// A handler with nothing to send answers a drain with Drained: the
+	// peer's Drain returns once it has. (HandlerFuncs' default
+	// ServeSender does the same.)
+	srv := exampleServer(server.HandlerFuncs{ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
+		for {
+			if s.Draining() {
+				fmt.Println("drain asked, credit", s.Credit())
+				_ = s.Drained()
+			}
+			select {
+			case <-s.Flowed():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}})
+	defer srv.Close()
+	c := exampleClient(srv.URL(), nil)
+	defer c.Close()
+	ctx := context.Background()
+	r, err := c.NewReceiver(ctx, "empty", &amq.ReceiverOptions{Credit: 5})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := r.Drain(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("drained")
+	// Output:
+	// drain asked, credit 5
+	// drained
+}
+
+func ExampleSender_Drained() {
+	// Send what there is, then give the rest of the credit back.
+	srv := exampleServer(server.HandlerFuncs{ServeSenderFunc: func(ctx context.Context, s *server.Sender) {
+		for {
+			if s.Draining() {
+				for _, v := range []string{"one", "two"} {
+					if _, err := s.Send(ctx, &server.Message{Value: v, HasValue: true}, true); err != nil {
+						return
+					}
+				}
+				_ = s.Drained() // the credit left is used up: nothing more
+				return
+			}
+			select {
+			case <-s.Flowed():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}})
+	defer srv.Close()
+	c := exampleClient(srv.URL(), nil)
+	defer c.Close()
+	ctx := context.Background()
+	r, err := c.NewReceiver(ctx, "two", &amq.ReceiverOptions{Credit: 10})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := r.Drain(ctx); err != nil {
+		log.Fatal(err)
+	}
+	for range 2 {
+		d, err := r.Receive(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(d.Message.Body)
+	}
+	// Output:
+	// one
+	// two
+}

@@ -20,6 +20,7 @@ type Receiver struct {
 	window   uint32            // 0 = manual credit
 	afterUse bool              // top up only once the last grant is used
 	ended    bool
+	drain    drainState // see Drain
 
 	newDelivery func() *IncomingDelivery // see AttachOptions.NewDelivery; nil: new
 }
@@ -50,7 +51,8 @@ func (r *Receiver) Credit() uint32 {
 
 // Receive returns the next complete delivery, blocking until one arrives, the
 // link ends (ErrLinkDetached, after every delivery already received has been
-// returned) or ctx is done.
+// returned) or ctx is done. An aborted delivery (§2.6.14) is never
+// returned.
 func (r *Receiver) Receive(ctx context.Context) (*IncomingDelivery, error) {
 	return r.receive(ctx, nil)
 }
@@ -77,6 +79,9 @@ func (r *Receiver) receive(ctx context.Context, stop <-chan struct{}) (*Incoming
 			c.mu.Unlock()
 			return nil, ErrLinkDetached
 		}
+		if r.resumeLocked() {
+			r.topUpLocked() // a drain left no credit: grant it before waiting
+		}
 		ch := r.l.changed
 		c.mu.Unlock()
 		select {
@@ -92,6 +97,7 @@ func (r *Receiver) receive(ctx context.Context, stop <-chan struct{}) (*Incoming
 	r.queue[0] = nil
 	r.queue = r.queue[1:]
 	if !r.ended {
+		r.resumeLocked()
 		r.topUpLocked()
 	}
 	c.mu.Unlock()
@@ -116,8 +122,9 @@ func (r *Receiver) IssueCredit(n uint32) error {
 }
 
 // topUpLocked restores the automatic credit window once half of it is used.
+// A drain holds it back (see Drain).
 func (r *Receiver) topUpLocked() {
-	if r.window == 0 || r.l.state != linkAttached || r.afterUse && r.l.linkCredit > 0 {
+	if r.window == 0 || r.l.state != linkAttached || r.afterUse && r.l.linkCredit > 0 || r.drain.holding() {
 		return
 	}
 	outstanding := r.l.linkCredit + uint32(len(r.queue))

@@ -29,6 +29,11 @@ type Sender struct {
 	// Guarded by conn.mu.
 	nextTag uint64
 	lost    []*OutgoingDelivery
+	// abortDue is set while delivery abortID, of which some frames went
+	// out, still has to be ended with aborted=true: the send that gave it
+	// up found no room in the peer's session window for that frame.
+	abortDue bool
+	abortID  uint32
 }
 
 func newSender(l *Link) *Sender {
@@ -183,6 +188,14 @@ func SendSettled(ctx context.Context, s *Sender, payload []byte) error {
 // send sends payload as a delivery kept in d, or in a new one when d is
 // nil, with state on its first transfer (the transactional state of a send
 // in a transaction, §4.4.1; nil for most).
+//
+// Nothing of the delivery is decided before its first frame is queued:
+// the delivery-id, the tag, the delivery-count and the credit are taken
+// then, so a send given up before (ctx ended while waiting for credit, the
+// session window or the writer) has consumed nothing and the peer's view
+// of the link still matches ours. A send given up after its first frame
+// ends the delivery with aborted=true (§2.6.14): the peer discards what it
+// got, and the delivery is forgotten.
 func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *OutgoingDelivery, state codec.DeliveryState) (*OutgoingDelivery, error) {
 	l := s.l
 	c := l.conn
@@ -204,52 +217,25 @@ func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *Outg
 	defer func() { <-s.sendSem }()
 
 	c.mu.Lock()
-	// Wait for link credit.
-	for {
-		if l.state != linkAttached {
+	if s.abortDue {
+		if err := s.sendDueAbortLocked(ctx); err != nil {
 			c.mu.Unlock()
-			return nil, ErrLinkDetached
+			return nil, err
 		}
-		if l.linkCredit > 0 {
-			break
-		}
-		ch := l.changed
+	}
+	if err := ctx.Err(); err != nil {
+		// Ended already: nothing of the message goes out, whatever the
+		// credit.
 		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		c.mu.Lock()
+		return nil, err
 	}
-	switch l.replySndMode {
-	case SenderSettleSettled:
-		settled = true
-	case SenderSettleUnsettled:
-		settled = false
+	if err := s.awaitLocked(ctx, needFirst); err != nil {
+		c.mu.Unlock()
+		return nil, err
 	}
+	d = s.startLocked(d, payload, settled)
+	settled = d.settled
 	sess := l.sess
-	switch {
-	case d == &s.settledScratch && !settled:
-		// The link's snd-settle-mode overrides: the delivery outlives
-		// the call after all.
-		d = new(OutgoingDelivery)
-	case d == &s.settledScratch:
-		*d = OutgoingDelivery{} // sendSem is held: no other send uses it
-	case d == nil:
-		d = new(OutgoingDelivery)
-	}
-	d.s, d.id, d.payload, d.settled = s, sess.nextDeliveryID, payload, settled
-	sess.nextDeliveryID++
-	d.tag = binary.BigEndian.AppendUint64(d.tagBuf[:0], s.nextTag)
-	s.nextTag++
-	l.deliveryCount++
-	l.linkCredit--
-	if settled {
-		d.finish(nil, false)
-	} else {
-		sess.unsettledOut[d.id] = d
-	}
 
 	// Split into frames no larger than the peer accepts; each frame needs
 	// room in the peer's session incoming window (§2.5.6).
@@ -257,39 +243,15 @@ func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *Outg
 	first := true
 	rest := payload
 	for {
-		for sess.remoteIncomingWindow == 0 && l.state == linkAttached {
-			ch := l.changed
-			c.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				c.mu.Lock()
-				if !first && l.state == linkAttached {
-					// Abort the partly sent delivery (§2.6.14).
-					c.abortTransferLocked(l)
+		if !first {
+			if err := s.awaitLocked(ctx, needFrame); err != nil {
+				if err != ErrLinkDetached {
+					s.abortLocked(d)
 				}
 				s.dropLocked(d)
 				c.mu.Unlock()
-				return nil, ctx.Err()
+				return nil, err
 			}
-			c.mu.Lock()
-		}
-		if l.state != linkAttached {
-			s.dropLocked(d)
-			c.mu.Unlock()
-			return nil, ErrLinkDetached
-		}
-		if wait := c.writeBacklog(); wait != nil {
-			// The peer reads slower than we produce: let the writer catch
-			// up before queueing more of this message.
-			c.mu.Unlock()
-			select {
-			case <-wait:
-			case <-ctx.Done():
-			case <-l.done:
-			}
-			c.mu.Lock()
-			continue
 		}
 		chunk := rest
 		more := false
@@ -324,6 +286,133 @@ func (s *Sender) send(ctx context.Context, payload []byte, settled bool, d *Outg
 	}
 	c.mu.Unlock()
 	return d, nil
+}
+
+// startLocked gives a delivery about to have its first frame queued its
+// delivery-id and tag, in d or in a new delivery when d is nil, and takes
+// one credit for it. conn.mu must be held, with credit available.
+func (s *Sender) startLocked(d *OutgoingDelivery, payload []byte, settled bool) *OutgoingDelivery {
+	l := s.l
+	switch l.replySndMode {
+	case SenderSettleSettled:
+		settled = true
+	case SenderSettleUnsettled:
+		settled = false
+	}
+	switch {
+	case d == &s.settledScratch && !settled:
+		// The link's snd-settle-mode overrides: the delivery outlives
+		// the call after all.
+		d = new(OutgoingDelivery)
+	case d == &s.settledScratch:
+		*d = OutgoingDelivery{} // sendSem is held: no other send uses it
+	case d == nil:
+		d = new(OutgoingDelivery)
+	}
+	sess := l.sess
+	d.s, d.id, d.payload, d.settled = s, sess.nextDeliveryID, payload, settled
+	sess.nextDeliveryID++
+	d.tag = binary.BigEndian.AppendUint64(d.tagBuf[:0], s.nextTag)
+	s.nextTag++
+	l.deliveryCount++
+	l.linkCredit--
+	if settled {
+		d.finish(nil, false)
+	} else {
+		sess.unsettledOut[d.id] = d
+	}
+	return d
+}
+
+// frameNeed says what a transfer frame waits for before it is queued.
+type frameNeed uint8
+
+const (
+	needWindow frameNeed = iota // room in the peer's session window: an abort
+	needFrame                   // that, and a writer keeping up: a later frame
+	needFirst                   // that, and link credit: a delivery's first frame
+)
+
+// awaitLocked waits until a frame of the kind n may be queued: the link
+// has credit (a first frame), the peer's session incoming window has room
+// (§2.5.6) and, but for an abort, the writer is not too far behind (the
+// peer reads slower than we produce). It returns ErrLinkDetached once the
+// link has ended, or ctx's error if ctx ends first. conn.mu is held on
+// entry and on return, and released while waiting.
+func (s *Sender) awaitLocked(ctx context.Context, n frameNeed) error {
+	l := s.l
+	c := l.conn
+	for {
+		if l.state != linkAttached {
+			return ErrLinkDetached
+		}
+		var wait <-chan struct{}
+		switch {
+		case n == needFirst && l.linkCredit == 0, l.sess.remoteIncomingWindow == 0:
+			wait = l.changed // a flow signals it
+		case n != needWindow:
+			wait = c.writeBacklog()
+		}
+		if wait == nil {
+			return nil
+		}
+		c.mu.Unlock()
+		var err error
+		select {
+		case <-wait:
+		case <-l.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		c.mu.Lock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// abortLocked ends d, whose first frames are queued, with a transfer with
+// aborted=true (§2.6.14): the peer discards the part it got. That frame
+// needs room in the peer's session window like any transfer; without it,
+// the abort is left to the next send on the link, which sends it before
+// anything else once the peer opens the window. conn.mu must be held.
+func (s *Sender) abortLocked(d *OutgoingDelivery) {
+	s.abortID = d.id
+	if s.l.sess.remoteIncomingWindow == 0 {
+		s.abortDue = true
+		return
+	}
+	s.sendAbortLocked()
+}
+
+// sendDueAbortLocked sends the abort abortLocked had to leave for later,
+// waiting for room in the peer's session window within ctx. conn.mu must
+// be held.
+func (s *Sender) sendDueAbortLocked(ctx context.Context) error {
+	if err := s.awaitLocked(ctx, needWindow); err != nil {
+		if err == ErrLinkDetached {
+			s.abortDue = false // the peer discarded the partial delivery with the link
+		}
+		return err
+	}
+	s.sendAbortLocked()
+	return nil
+}
+
+// sendAbortLocked queues the aborting transfer of delivery abortID. It
+// carries the delivery-id, optional on a delivery's later frames, for the
+// peers that look for it. conn.mu must be held.
+func (s *Sender) sendAbortLocked() {
+	l := s.l
+	c := l.conn
+	s.abortDue = false
+	t := &c.sendTransfer
+	c.sendTransferID = s.abortID
+	*t = codec.Transfer{Handle: l.localHandle, DeliveryID: &c.sendTransferID, Aborted: true}
+	if c.sendLocked(l.sess.localChannel, t, nil) == nil {
+		l.sess.nextOutgoingID++
+		l.sess.remoteIncomingWindow--
+	}
 }
 
 // Unsettled returns the deliveries the peer had not settled. Once Done is
@@ -377,14 +466,4 @@ func (s *Sender) linkEndedLocked() {
 	s.lost = lost
 	s.notifyFlow()
 	s.notifySettled()
-}
-
-// abortTransferLocked ends a partly sent delivery with aborted=true.
-func (c *Conn) abortTransferLocked(l *Link) {
-	if err := c.sendLocked(l.sess.localChannel, &codec.Transfer{Handle: l.localHandle, Aborted: true}, nil); err == nil {
-		l.sess.nextOutgoingID++
-		if l.sess.remoteIncomingWindow > 0 {
-			l.sess.remoteIncomingWindow--
-		}
-	}
 }

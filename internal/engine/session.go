@@ -23,6 +23,10 @@ type Session struct {
 	// Incoming (transfers from the peer).
 	nextIncomingID uint32
 	incomingWindow uint32
+	// The delivery-id the peer's next delivery must carry, once its first
+	// has set the sequence going (deliveryInSeen).
+	nextDeliveryIn uint32
+	deliveryInSeen bool
 
 	// Outgoing (transfers to the peer).
 	nextOutgoingID       uint32
@@ -341,6 +345,7 @@ func (s *Session) handleFlow(f *codec.Flow) error {
 				l.linkCredit = 0
 			}
 		}
+		l.receiver.drainFlowedLocked()
 		if !f.Echo {
 			l.receiver.topUpLocked()
 		}
@@ -368,13 +373,28 @@ func (s *Session) handleTransfer(t *codec.Transfer, payload []byte) error {
 		return newSessionError(codec.ErrCondUnattachedHandle, fmt.Sprintf("transfer on handle %d, which is not attached", t.Handle))
 	}
 	if l.state != linkAttached {
-		return nil // in-flight after our detach
+		// In flight after our detach: its delivery-id still counts.
+		if t.DeliveryID != nil && (!s.deliveryInSeen || *t.DeliveryID == s.nextDeliveryIn) {
+			s.deliveryInSeen, s.nextDeliveryIn = true, *t.DeliveryID+1
+		}
+		return nil
 	}
 	if l.role != RoleReceiver {
 		return newSessionError(codec.ErrCondNotAllowed, fmt.Sprintf("transfer on handle %d, where the peer is the receiver", t.Handle))
 	}
 	r := l.receiver
 	d := r.partial
+	if err := s.checkDeliveryIDLocked(d, t); err != nil {
+		return err
+	}
+	defer r.drainTransferLocked()
+	if t.Aborted {
+		// The sender gave the delivery up (§2.6.14): what arrived of it is
+		// discarded, the payload of this frame too, and nothing reaches
+		// the application. It is implicitly settled, so nothing waits for
+		// a disposition.
+		return s.abortedLocked(l, t)
+	}
 	if d == nil {
 		if t.DeliveryID == nil {
 			return s.c.linkErrorLocked(l, codec.ErrCondInvalidField, "first transfer of a delivery without delivery-id")
@@ -404,10 +424,6 @@ func (s *Session) handleTransfer(t *codec.Transfer, payload []byte) error {
 		}
 	}
 	d.settled = d.settled || t.Settled
-	if t.Aborted {
-		r.partial = nil
-		return nil
-	}
 	if d.payload == nil && !t.More {
 		d.payload = payload // FrameReader made it for us: ours to keep
 	} else {
@@ -432,6 +448,57 @@ func (s *Session) handleTransfer(t *codec.Transfer, payload []byte) error {
 		l.signalLocked()
 	}
 	r.queue = append(r.queue, d)
+	return nil
+}
+
+// checkDeliveryIDLocked holds the peer to the delivery-ids of §2.7.5: the
+// first transfer of a delivery carries the session's next one (as Proton
+// also requires), and a continuation, if it names one, its delivery's own.
+// Otherwise deliveries would be stored under ids they share, or settled
+// under ids the peer never meant.
+func (s *Session) checkDeliveryIDLocked(partial *IncomingDelivery, t *codec.Transfer) error {
+	if t.DeliveryID == nil {
+		return nil
+	}
+	id := *t.DeliveryID
+	if partial != nil {
+		if id != partial.id {
+			return newSessionError(codec.ErrCondInvalidField,
+				fmt.Sprintf("continuation transfer names delivery-id %d, its delivery is %d", id, partial.id))
+		}
+		return nil
+	}
+	if s.deliveryInSeen && id != s.nextDeliveryIn {
+		return newSessionError(codec.ErrCondInvalidField,
+			fmt.Sprintf("delivery-id %d out of sequence, expected %d", id, s.nextDeliveryIn))
+	}
+	s.deliveryInSeen, s.nextDeliveryIn = true, id+1
+	return nil
+}
+
+// abortedLocked takes a transfer with aborted=true on receiving link l.
+// An abort of a delivery whose earlier frames arrived drops them. An
+// aborted first frame is a delivery all the same: it used a credit and
+// advances the delivery-count, as it did at the sender (§2.6.7). An abort
+// with no delivery under way and no delivery-id refers to nothing and is
+// ignored. Since an aborted delivery never reaches Receive, the automatic
+// credit window is topped up here, or a link whose last credit went to it
+// would stall.
+func (s *Session) abortedLocked(l *Link, t *codec.Transfer) error {
+	r := l.receiver
+	if r.partial != nil {
+		r.partial = nil
+	} else {
+		if t.DeliveryID == nil {
+			return nil
+		}
+		if l.linkCredit == 0 {
+			return s.c.linkErrorLocked(l, codec.ErrCondTransferLimitExceeded, "transfer without link credit")
+		}
+		l.linkCredit--
+		l.deliveryCount++
+	}
+	r.topUpLocked()
 	return nil
 }
 

@@ -1,8 +1,8 @@
 // Package faultproxy provides a loopback TCP proxy that injects network
 // faults on command. It is meant for tests of reconnect and failover logic:
 // put a [Proxy] between a client and a broker, point the client at
-// [Proxy.URL], and then drop, stall, refuse, delay or redirect the traffic
-// while the test runs.
+// [Proxy.URL], and then drop, stall, pause, refuse, delay or redirect the
+// traffic while the test runs.
 //
 // # Faults
 //
@@ -25,6 +25,11 @@
 //     throughput cap, and byte order is always preserved.
 //   - [Proxy.SetTarget] sends later connections to another backend; existing
 //     connections keep their backend.
+//   - [Proxy.Pause] stops reading from the clients, so that TCP
+//     back-pressure stalls their writes (a client sending a large message
+//     blocks mid-message, deterministically, once the kernel buffers are
+//     full); turning it off forwards everything, nothing lost. Traffic to
+//     the clients flows on.
 //
 // [Proxy.Conns] and [Proxy.Accepted] let tests observe how many connections
 // are live and how many connection attempts (reconnects) reached the proxy.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,6 +41,10 @@ type Proxy struct {
 	blackhole bool
 	closed    bool
 	conns     map[*conn]struct{}
+	// resume is non-nil while paused, and closed when the pause ends.
+	resume chan struct{}
+	// fromClient counts the bytes read from clients, for the tests.
+	fromClient atomic.Int64
 }
 
 // New starts a proxy listening on 127.0.0.1 on an ephemeral port that
@@ -146,6 +151,45 @@ func (p *Proxy) Refuse(on bool) {
 	p.mu.Lock()
 	p.refuse = on
 	p.mu.Unlock()
+}
+
+// Pause stops or resumes reading from the client side of every connection,
+// new ones included.
+//
+// While on, the proxy reads nothing more from clients: what a client
+// writes stays in the kernel's socket buffers, and once those are full
+// its writes block, as they would against a peer that stops reading (TCP
+// back-pressure). Bytes the proxy had read before the call are still
+// forwarded, and traffic from the target to the client flows on. Once
+// Pause(true) returns, no byte the client writes afterwards is read until
+// Pause(false), which resumes forwarding with nothing lost and the order
+// kept. It lets a test stall a client mid-write without a timer.
+func (p *Proxy) Pause(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if on == (p.resume != nil) {
+		return
+	}
+	if !on {
+		close(p.resume)
+		p.resume = nil
+		return
+	}
+	p.resume = make(chan struct{})
+	// Wake reads already waiting on a client: they return a timeout,
+	// which the reader takes as the signal to wait for the resume.
+	now := time.Now()
+	for c := range p.conns {
+		_ = c.client.SetReadDeadline(now)
+	}
+}
+
+// paused returns the channel closed when the pause ends, or nil when not
+// paused.
+func (p *Proxy) paused() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.resume
 }
 
 // Delay sets the latency added to every chunk forwarded in either
@@ -311,9 +355,9 @@ func (c *conn) run(target string) {
 	up := make(chan chunk, queueLen)
 	down := make(chan chunk, queueLen)
 	c.p.wg.Add(4)
-	go c.read(c.client, up)
+	go c.read(c.client, up, true)
 	go c.write(sc, up, 0)
-	go c.read(sc, down)
+	go c.read(sc, down, false)
 	go c.write(c.client, down, 1)
 }
 
@@ -325,12 +369,27 @@ type chunk struct {
 
 // read copies chunks from src into q until src fails. EOF closes q so the
 // writer can flush and propagate the half-close; any other error cuts the
-// connection.
-func (c *conn) read(src net.Conn, q chan<- chunk) {
+// connection. On the client side (fromClient) it stops while the proxy is
+// paused.
+func (c *conn) read(src net.Conn, q chan<- chunk, fromClient bool) {
 	defer c.p.wg.Done()
 	buf := make([]byte, chunkSize)
 	for {
+		if fromClient {
+			if resume := c.p.paused(); resume != nil {
+				select {
+				case <-resume:
+				case <-c.done:
+					return
+				}
+				_ = src.SetReadDeadline(time.Time{}) // see below
+				continue
+			}
+		}
 		n, err := src.Read(buf)
+		if fromClient {
+			c.p.fromClient.Add(int64(n))
+		}
 		if n > 0 {
 			ck := chunk{data: append([]byte(nil), buf[:n]...)}
 			if d := time.Duration(c.p.delay.Load()); d > 0 {
@@ -343,6 +402,14 @@ func (c *conn) read(src net.Conn, q chan<- chunk) {
 			}
 		}
 		if err != nil {
+			if fromClient && errors.Is(err, os.ErrDeadlineExceeded) {
+				// Pause cut the read short. Clearing the deadline cannot
+				// lose a later Pause's: that one sets the pause before
+				// the deadline, and the loop looks at the pause after
+				// clearing.
+				_ = src.SetReadDeadline(time.Time{})
+				continue
+			}
 			if errors.Is(err, io.EOF) {
 				close(q)
 			} else {
@@ -414,6 +481,11 @@ func (c *conn) discard(src net.Conn) {
 	buf := make([]byte, chunkSize)
 	for {
 		if _, err := src.Read(buf); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Pause woke the read: a black hole swallows on.
+				_ = src.SetReadDeadline(time.Time{})
+				continue
+			}
 			c.cut(!errors.Is(err, io.EOF))
 			return
 		}
