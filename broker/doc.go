@@ -32,8 +32,10 @@
 //
 // Messages go out only against link credit, and drain is honoured. Each node
 // holds at most Options.MaxQueueMessages messages and Options.MaxQueueBytes
-// bytes (counting those delivered but not yet settled); a transfer that would
-// exceed the bound is refused with the rejected outcome and the condition
+// bytes (counting those delivered but not yet settled), and all nodes
+// together, with the messages sent in open transactions, at most
+// Options.MaxTotalBytes bytes (1 GiB by default); a transfer that would
+// exceed a bound is refused with the rejected outcome and the condition
 // amqp:resource-limit-exceeded, so memory stays bounded whatever the clients
 // do. Outgoing deliveries are tracked until the receiver settles them:
 // released puts the message back at the head of its queue, modified may raise
@@ -83,9 +85,12 @@
 // Bounds: a connection has at most Options.MaxTransactions open (a further
 // declare is rejected with amqp:resource-limit-exceeded), and a
 // transaction holds at most MaxQueueMessages messages of MaxQueueBytes
-// bytes in all; a message beyond that is rejected with
+// bytes in all; a message beyond that, or past Options.MaxTotalBytes
+// (which counts the messages of open transactions too), is rejected with
 // amqp:resource-limit-exceeded and its transaction can then only roll
-// back. A malformed coordinator message is rejected with
+// back. A commit needs room for its messages under MaxTotalBytes again,
+// as under the bounds of their nodes (the room its own accepts free
+// counts). A malformed coordinator message is rejected with
 // amqp:decode-error, and the link goes on; a coordinator link must not
 // pre-settle (the attach is refused with amqp:invalid-field), and a
 // pre-settled declare or discharge on a mixed-mode link is ignored, since
@@ -97,8 +102,9 @@
 // A receiver may carry a JMS-style selector (the filter
 // apache.org:selector-filter:string) over application properties and some
 // header and properties fields; see the Selector documentation for the
-// grammar. A selector that does not parse refuses the attach with
-// amqp:invalid-field.
+// grammar. A selector that does not parse, or is longer than
+// MaxSelectorLength bytes or nested deeper than MaxSelectorDepth, refuses
+// the attach with amqp:invalid-field.
 //
 // A receiver on a topic may carry the JMS no-local filter (descriptor
 // apache.org:no-local-filter:list, 0x0000468C:0x00000003, whatever its

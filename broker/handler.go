@@ -240,7 +240,7 @@ func toAMQPError(err error) *codec.Error {
 		return ce
 	case errors.Is(err, errFull):
 		return &codec.Error{Condition: codec.ErrCondResourceLimitExceeded, Description: "node is full"}
-	case errors.Is(err, errTooLarge), errors.Is(err, errTooManyNodes),
+	case errors.Is(err, errTooLarge), errors.Is(err, errTooManyNodes), errors.Is(err, errBrokerFull),
 		errors.Is(err, errTxnFull), errors.Is(err, errTooManyTxns):
 		return &codec.Error{Condition: codec.ErrCondResourceLimitExceeded, Description: err.Error()}
 	case errors.Is(err, errTxnUnknown):
@@ -255,8 +255,9 @@ func toAMQPError(err error) *codec.Error {
 
 // ServeReceiver stores each message the peer sends. Unsettled transfers
 // are settled accepted once stored, or rejected with the reason they could
-// not be (amqp:resource-limit-exceeded when the node is full). A link to
-// the transaction coordinator is served by serveCoordinator.
+// not be (amqp:resource-limit-exceeded when the node, or the broker, is
+// full). A link to the transaction coordinator is served by
+// serveCoordinator.
 func (h *handler) ServeReceiver(ctx context.Context, r *server.Receiver) {
 	b := (*Broker)(h)
 	switch st := takeLink(r.Link()).(type) {

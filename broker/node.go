@@ -41,7 +41,8 @@ type node struct {
 	name    string
 	kind    nodeKind
 	dynamic bool
-	q       *queue // queue nodes (and dynamic nodes)
+	q       *queue  // queue nodes (and dynamic nodes)
+	total   *budget // the broker's (Options.MaxTotalBytes)
 
 	// Topic nodes: mu guards subs and scratch, and serialises publishers so
 	// that a copy goes to every subscription or to none.
@@ -76,7 +77,7 @@ func newNode(name string, kind nodeKind, lim limits) *node {
 	if kind == kindUnset {
 		kind = kindQueue
 	}
-	n := &node{id: lockSeq.Add(1), name: name, kind: kind}
+	n := &node{id: lockSeq.Add(1), name: name, kind: kind, total: lim.total}
 	if kind == kindQueue {
 		n.q = newQueue(name, lim)
 	}
@@ -107,10 +108,17 @@ func (n *node) publish(m *message) error {
 		}
 		match = append(match, s)
 	}
+	// One reservation for all the copies, so that a topic's message goes
+	// to every matching subscription or to none.
+	if err := n.total.reserve(int64(len(match)) * m.size()); err != nil {
+		clear(match)
+		n.scratch = match
+		return err
+	}
 	for _, s := range match {
 		// Only this goroutine adds to the subscription queues (we hold
 		// n.mu), so the room checked above is still there.
-		_ = s.q.publish(m)
+		s.q.publishReserved(m)
 	}
 	clear(match)
 	n.scratch = match

@@ -7,12 +7,20 @@ import (
 	"github.com/amqgo/amq/server"
 )
 
-// Default bounds of a node, used when Options leaves them zero.
+// Default bounds, used when Options leaves them zero.
 const (
 	DefaultMaxQueueMessages = 100_000
 	DefaultMaxQueueBytes    = 256 << 20
 	DefaultMaxNodes         = 10_000
 	DefaultMaxTransactions  = 64
+
+	// DefaultMaxTotalBytes bounds the messages of the whole broker: 1 GiB,
+	// four nodes filled to DefaultMaxQueueBytes. The node bounds alone
+	// would let DefaultMaxNodes full nodes take 2.4 TiB; this keeps an
+	// in-memory broker, made for tests and small deployments, within the
+	// memory of an ordinary machine or CI runner whatever its clients
+	// do. A deployment that needs more sets MaxTotalBytes.
+	DefaultMaxTotalBytes = 1 << 30
 )
 
 // Options configures a Broker. A nil *Options means all defaults; the zero
@@ -42,6 +50,18 @@ type Options struct {
 	// as a node is: MaxQueueMessages sends, MaxQueueBytes bytes.)
 	MaxTransactions int
 
+	// MaxTotalBytes bounds the encoded bytes of all the messages the
+	// broker holds: those on every node, counted as each node counts them
+	// for MaxQueueBytes (a topic's message once per subscription that
+	// keeps a copy), and those sent in transactions not yet discharged.
+	// Zero means DefaultMaxTotalBytes; a negative value means no bound.
+	// A message that would pass it is refused as one to a full node is:
+	// rejected with amqp:resource-limit-exceeded (in a transaction, which
+	// can then only roll back). Sends succeed again once consumers have
+	// settled enough messages. The count is of message bytes only: the
+	// broker's bookkeeping adds about 100 bytes per message held.
+	MaxTotalBytes int64
+
 	// Logger receives the broker's log. Nil discards it.
 	Logger *slog.Logger
 
@@ -57,6 +77,9 @@ type limits struct {
 	maxBytes int64 // <0: unbounded
 	maxNodes int   // <0: unbounded
 	maxTxns  int   // per connection; <0: unbounded
+	// total is the broker-wide byte budget (MaxTotalBytes), shared by all
+	// queues and transactions; nil counts nothing (unit tests of a queue).
+	total *budget
 }
 
 func (o *Options) resolve() (Options, limits) {
@@ -76,8 +99,12 @@ func (o *Options) resolve() (Options, limits) {
 	if c.MaxTransactions == 0 {
 		c.MaxTransactions = DefaultMaxTransactions
 	}
+	if c.MaxTotalBytes == 0 {
+		c.MaxTotalBytes = DefaultMaxTotalBytes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return c, limits{maxMsgs: c.MaxQueueMessages, maxBytes: c.MaxQueueBytes, maxNodes: c.MaxNodes, maxTxns: c.MaxTransactions}
+	return c, limits{maxMsgs: c.MaxQueueMessages, maxBytes: c.MaxQueueBytes, maxNodes: c.MaxNodes, maxTxns: c.MaxTransactions,
+		total: &budget{max: c.MaxTotalBytes}}
 }

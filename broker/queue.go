@@ -17,7 +17,46 @@ var (
 	errTooLarge = errors.New("broker: message larger than the node's byte bound")
 	// errTooManyNodes: creating a node would exceed Options.MaxNodes.
 	errTooManyNodes = errors.New("broker: too many nodes")
+	// errBrokerFull: the messages of all nodes are at the broker's bound,
+	// Options.MaxTotalBytes (amqp:resource-limit-exceeded, as errFull).
+	errBrokerFull = errors.New("broker: the broker holds as many bytes of messages as it may")
 )
+
+// budget counts the bytes of the messages the whole broker holds, against
+// Options.MaxTotalBytes. A queue reserves a message's bytes before it
+// holds it and releases them when it drops it (forgetLocked); a
+// transaction reserves what is sent in it until its discharge. Methods on
+// a nil budget count nothing.
+type budget struct {
+	max  int64 // <0: unbounded
+	used atomic.Int64
+}
+
+func (b *budget) reserve(n int64) error { return b.reserveNet(n, 0) }
+
+// reserveNet reserves add bytes if the count, less free bytes the caller
+// is about to release, stays within the bound. (A commit adds messages
+// and drops those its accepts retire.)
+func (b *budget) reserveNet(add, free int64) error {
+	if b == nil {
+		return nil
+	}
+	for {
+		u := b.used.Load()
+		if b.max >= 0 && add > free && u+add-free > b.max {
+			return errBrokerFull
+		}
+		if b.used.CompareAndSwap(u, u+add) {
+			return nil
+		}
+	}
+}
+
+func (b *budget) release(n int64) {
+	if b != nil {
+		b.used.Add(-n)
+	}
+}
 
 // queue is an ordered buffer of items with competing consumers. It backs a
 // queue node, each subscription of a topic node, and each dynamic node.
@@ -97,11 +136,15 @@ func (q *queue) room(size int64) error {
 	return q.roomLocked(size)
 }
 
-// publish appends a copy of m, or refuses it when the queue is at its bound.
+// publish appends a copy of m, or refuses it when the queue or the broker
+// is at its bound.
 func (q *queue) publish(m *message) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err := q.roomLocked(m.size()); err != nil {
+		return err
+	}
+	if err := q.lim.total.reserve(m.size()); err != nil {
 		return err
 	}
 	q.appendLocked(m)
@@ -109,9 +152,24 @@ func (q *queue) publish(m *message) error {
 	return nil
 }
 
+// publishReserved appends a copy of m whose room the caller checked and
+// whose bytes it reserved from the broker's budget, unless the queue was
+// deleted meanwhile: the reservation is then given back.
+func (q *queue) publishReserved(m *message) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.deleted {
+		q.lim.total.release(m.size())
+		return
+	}
+	q.appendLocked(m)
+	q.dispatchLocked()
+}
+
 // appendLocked adds a copy of m at the tail, room permitting or not: the
-// caller checked. A dispatch after appending more than one item must
-// look at them all (scanAll).
+// caller checked, and reserved its bytes from the broker's budget. A
+// dispatch after appending more than one item must look at them all
+// (scanAll).
 func (q *queue) appendLocked(m *message) {
 	q.seq++
 	q.held++
@@ -123,6 +181,7 @@ func (q *queue) appendLocked(m *message) {
 func (q *queue) forgetLocked(it *item) {
 	q.held--
 	q.bytes -= it.m.size()
+	q.lim.total.release(it.m.size())
 }
 
 // requeueLocked puts a delivered item back among the waiting ones, at the
@@ -257,7 +316,10 @@ func (q *queue) browseLocked(c *consumer) {
 	}
 }
 
-// deleteQueue drops every waiting item and ends every consumer.
+// deleteQueue drops every item it holds, waiting or delivered, and ends
+// every consumer. A delivered item settled later is not there to settle;
+// one a transaction has retired is dropped at its discharge (requeueLocked
+// of a deleted queue).
 func (q *queue) deleteQueue() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -267,6 +329,16 @@ func (q *queue) deleteQueue() {
 	}
 	q.items, q.head = nil, 0
 	for _, c := range q.consumers {
+		for _, it := range c.inbox {
+			if !it.browsed {
+				q.forgetLocked(it)
+			}
+		}
+		for it := range c.inflight {
+			q.forgetLocked(it)
+		}
+		c.inbox = nil
+		clear(c.inflight)
 		c.endLocked()
 	}
 	q.consumers = nil

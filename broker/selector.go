@@ -3,6 +3,30 @@ package broker
 import (
 	"fmt"
 	"strconv"
+	"unicode/utf8"
+)
+
+// Bounds of a selector, which ParseSelector enforces so that no selector
+// can exhaust the stack or the memory of the process parsing it (over the
+// wire, a receiver's attach carries it: a selector past them refuses the
+// attach with amqp:invalid-field).
+const (
+	// MaxSelectorLength is the longest selector, in bytes, ParseSelector
+	// accepts. Hand-written selectors are a line or two; this leaves room
+	// for generated ones, such as an IN list of a few hundred ids (Azure
+	// Service Bus allows SQL filters of 1,024 characters). Parsing takes
+	// memory and time linear in the length, and evaluating against a
+	// message time linear in the length times the size of the fields it
+	// reads.
+	MaxSelectorLength = 4096
+
+	// MaxSelectorDepth is the deepest nesting ParseSelector accepts,
+	// counting each parenthesis, NOT and unary sign that encloses a
+	// term: "NOT (a = -1)" nests 3 deep. Real selectors nest a few
+	// levels; the bound keeps the recursion of parsing and evaluation
+	// short. Chains of AND, OR, +, -, * and / do not nest: "a = 1 OR
+	// a = 2 OR ..." is one level however long.
+	MaxSelectorDepth = 64
 )
 
 // Selector is a parsed JMS-style message selector, the value of the filter
@@ -42,8 +66,12 @@ type Selector struct {
 }
 
 // ParseSelector parses a selector. The error names the offset of the
-// problem.
+// problem. A selector longer than MaxSelectorLength bytes, or nested
+// deeper than MaxSelectorDepth, is refused.
 func ParseSelector(src string) (*Selector, error) {
+	if len(src) > MaxSelectorLength {
+		return nil, fmt.Errorf("selector %s: %d bytes, longer than the limit of %d", quoteShort(src), len(src), MaxSelectorLength)
+	}
 	toks, err := lexSelector(src)
 	if err != nil {
 		return nil, fmt.Errorf("selector: %w", err)
@@ -51,15 +79,30 @@ func ParseSelector(src string) (*Selector, error) {
 	p := &selParser{toks: toks}
 	root, err := p.parseOr()
 	if err == nil && p.peek().kind != tokEOF {
-		err = p.errorf("unexpected %q", p.peek().text)
+		err = p.errorf("unexpected %s", quoteShort(p.peek().text))
 	}
 	if err == nil && !root.boolean() {
 		err = fmt.Errorf("selector is not a condition")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("selector %q: %w", src, err)
+		return nil, fmt.Errorf("selector %s: %w", quoteShort(src), err)
 	}
 	return &Selector{src: src, root: root}, nil
+}
+
+// quoteShort quotes s for an error message, cut short when long: the
+// message may travel in a detach, whose frame can be as small as 512
+// bytes.
+func quoteShort(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return strconv.Quote(s)
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
 }
 
 // String returns the selector's source text.
@@ -89,9 +132,23 @@ func (f funcPayload) field(name string) (any, bool) {
 }
 
 type selParser struct {
-	toks []token
-	i    int
+	toks  []token
+	i     int
+	depth int // nesting of the term being parsed, up to MaxSelectorDepth
 }
+
+// enter counts one more level of nesting, refusing to pass
+// MaxSelectorDepth; leave undoes it. Every recursion of the parser goes
+// through enter, so its depth is bounded too.
+func (p *selParser) enter() error {
+	if p.depth >= MaxSelectorDepth {
+		return p.errorf("nested deeper than the limit of %d", MaxSelectorDepth)
+	}
+	p.depth++
+	return nil
+}
+
+func (p *selParser) leave() { p.depth-- }
 
 func (p *selParser) peek() token { return p.toks[p.i] }
 
@@ -119,22 +176,31 @@ func (p *selParser) accept(s string) bool {
 
 func (p *selParser) expect(s string) error {
 	if !p.accept(s) {
-		return p.errorf("expected %s, found %q", s, p.peek().text)
+		return p.errorf("expected %s, found %s", s, quoteShort(p.peek().text))
 	}
 	return nil
 }
 
+// parseOr and parseAnd gather a chain into one node, so that a long
+// chain does not make a deep tree.
 func (p *selParser) parseOr() (selNode, error) {
 	l, err := p.parseAnd()
 	if err != nil {
 		return nil, err
 	}
+	var or *orNode
 	for p.accept("OR") {
 		r, err := p.parseAnd()
 		if err != nil {
 			return nil, err
 		}
-		l = &orNode{l, r}
+		if or == nil {
+			or = &orNode{xs: []selNode{l}}
+		}
+		or.xs = append(or.xs, r)
+	}
+	if or != nil {
+		return or, nil
 	}
 	return l, nil
 }
@@ -144,18 +210,29 @@ func (p *selParser) parseAnd() (selNode, error) {
 	if err != nil {
 		return nil, err
 	}
+	var and *andNode
 	for p.accept("AND") {
 		r, err := p.parseNot()
 		if err != nil {
 			return nil, err
 		}
-		l = &andNode{l, r}
+		if and == nil {
+			and = &andNode{xs: []selNode{l}}
+		}
+		and.xs = append(and.xs, r)
+	}
+	if and != nil {
+		return and, nil
 	}
 	return l, nil
 }
 
 func (p *selParser) parseNot() (selNode, error) {
 	if p.accept("NOT") {
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		defer p.leave()
 		x, err := p.parseNot()
 		if err != nil {
 			return nil, err
@@ -278,48 +355,54 @@ func (p *selParser) parseLiteral() (any, error) {
 			return false, nil
 		}
 	}
-	return nil, fmt.Errorf("at offset %d: expected a literal, found %q", t.pos, t.text)
+	return nil, fmt.Errorf("at offset %d: expected a literal, found %s", t.pos, quoteShort(t.text))
 }
 
+// parseSum and parseProduct gather a chain of operators of one precedence
+// into one node, evaluated left to right.
 func (p *selParser) parseSum() (selNode, error) {
-	l, err := p.parseProduct()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		t := p.peek()
-		if t.kind != tokOp || t.text != "+" && t.text != "-" {
-			return l, nil
-		}
-		p.next()
-		r, err := p.parseProduct()
-		if err != nil {
-			return nil, err
-		}
-		l = &arithNode{op: t.text[0], l: l, r: r}
-	}
+	return p.parseChain("+", "-", p.parseProduct)
 }
 
 func (p *selParser) parseProduct() (selNode, error) {
-	l, err := p.parseUnary()
+	return p.parseChain("*", "/", p.parseUnary)
+}
+
+func (p *selParser) parseChain(op1, op2 string, operand func() (selNode, error)) (selNode, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
+	var chain *arithNode
 	for {
 		t := p.peek()
-		if t.kind != tokOp || t.text != "*" && t.text != "/" {
-			return l, nil
+		if t.kind != tokOp || t.text != op1 && t.text != op2 {
+			break
 		}
 		p.next()
-		r, err := p.parseUnary()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		l = &arithNode{op: t.text[0], l: l, r: r}
+		if chain == nil {
+			chain = &arithNode{x: l}
+		}
+		chain.ops = append(chain.ops, t.text[0])
+		chain.ys = append(chain.ys, r)
 	}
+	if chain != nil {
+		return chain, nil
+	}
+	return l, nil
 }
 
 func (p *selParser) parseUnary() (selNode, error) {
+	if t := p.peek(); t.kind == tokOp && (t.text == "-" || t.text == "+" || t.text == "(") {
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		defer p.leave()
+	}
 	if p.accept("-") {
 		x, err := p.parseUnary()
 		if err != nil {
@@ -369,7 +452,7 @@ func (p *selParser) parseUnary() (selNode, error) {
 	case tokEOF:
 		return nil, fmt.Errorf("at offset %d: unexpected end of selector", t.pos)
 	}
-	return nil, fmt.Errorf("at offset %d: unexpected %q", t.pos, t.text)
+	return nil, fmt.Errorf("at offset %d: unexpected %s", t.pos, quoteShort(t.text))
 }
 
 func numberLiteral(t token) (any, error) {
@@ -380,7 +463,7 @@ func numberLiteral(t token) (any, error) {
 	}
 	v, err := strconv.ParseFloat(t.text, 64)
 	if err != nil {
-		return nil, fmt.Errorf("at offset %d: bad number %q", t.pos, t.text)
+		return nil, fmt.Errorf("at offset %d: bad number %s", t.pos, quoteShort(t.text))
 	}
 	return v, nil
 }

@@ -14,8 +14,8 @@ type selNode interface {
 type (
 	litNode    struct{ v any }
 	identNode  struct{ name string }
-	andNode    struct{ l, r selNode }
-	orNode     struct{ l, r selNode }
+	andNode    struct{ xs []selNode } // two or more
+	orNode     struct{ xs []selNode } // two or more
 	notNode    struct{ x selNode }
 	negNode    struct{ x selNode }
 	isNullNode struct {
@@ -26,9 +26,12 @@ type (
 		op   string
 		l, r selNode
 	}
+	// arithNode is x ops[0] ys[0] ops[1] ys[1] ..., evaluated left to
+	// right: a chain of operators of one precedence.
 	arithNode struct {
-		op   byte
-		l, r selNode
+		x   selNode
+		ops []byte // '+', '-', '*' or '/'
+		ys  []selNode
 	}
 	inNode struct {
 		x   selNode
@@ -37,7 +40,7 @@ type (
 	}
 	likeNode struct {
 		x       selNode
-		pattern []likeElem
+		pattern *likePattern
 		not     bool
 	}
 	betweenNode struct {
@@ -61,16 +64,21 @@ func (n *identNode) eval(p fieldSource) any {
 }
 func (n *identNode) boolean() bool { return true }
 
+// AND and OR over a chain, in SQL's three-valued logic: the chain is
+// false (for OR, true) as soon as one term is, true (false) when all are,
+// and unknown otherwise. The same as folding it two by two from the left.
 func (n *andNode) eval(p fieldSource) any {
-	l := n.l.eval(p)
-	if l == false {
-		return false
+	all := true
+	for _, x := range n.xs {
+		switch x.eval(p) {
+		case false:
+			return false
+		case true:
+		default:
+			all = false
+		}
 	}
-	r := n.r.eval(p)
-	switch {
-	case r == false:
-		return false
-	case l == true && r == true:
+	if all {
 		return true
 	}
 	return nil
@@ -78,15 +86,17 @@ func (n *andNode) eval(p fieldSource) any {
 func (n *andNode) boolean() bool { return true }
 
 func (n *orNode) eval(p fieldSource) any {
-	l := n.l.eval(p)
-	if l == true {
-		return true
+	all := true
+	for _, x := range n.xs {
+		switch x.eval(p) {
+		case true:
+			return true
+		case false:
+		default:
+			all = false
+		}
 	}
-	r := n.r.eval(p)
-	switch {
-	case r == true:
-		return true
-	case l == false && r == false:
+	if all {
 		return false
 	}
 	return nil
@@ -202,11 +212,21 @@ func cmpFloat(a, b float64) (int, bool) {
 }
 
 func (n *arithNode) eval(p fieldSource) any {
-	l, r := n.l.eval(p), n.r.eval(p)
+	v := n.x.eval(p)
+	for i, y := range n.ys {
+		v = arith(n.ops[i], v, y.eval(p))
+	}
+	return v
+}
+
+// arith applies a binary operator: int64 arithmetic when both operands
+// are int64, float64 when both are numbers, NULL otherwise (and for a
+// division by zero).
+func arith(op byte, l, r any) any {
 	li, lInt := l.(int64)
 	ri, rInt := r.(int64)
 	if lInt && rInt {
-		switch n.op {
+		switch op {
 		case '+':
 			return li + ri
 		case '-':
@@ -225,7 +245,7 @@ func (n *arithNode) eval(p fieldSource) any {
 	if !lok || !rok {
 		return nil
 	}
-	switch n.op {
+	switch op {
 	case '+':
 		return lf + rf
 	case '-':
@@ -289,58 +309,146 @@ func (n *likeNode) eval(p fieldSource) any {
 }
 func (n *likeNode) boolean() bool { return true }
 
-// likeElem is one element of a compiled LIKE pattern: a literal rune, any
-// one rune (_), or any run of runes (%).
+// likeElem is one element of a LIKE pattern: a literal rune, any one
+// rune (_), or any run of runes (%).
 type likeElem struct {
 	kind byte // 'l' literal, '_' one, '%' many
 	r    rune
 }
 
-func compileLike(pat string, esc rune) []likeElem {
-	var out []likeElem
+// likePattern is a compiled LIKE pattern: the runs of literals and _
+// between its %s. A string matches when it starts with the first run,
+// ends with the last, and holds the others in order between them; each
+// of those is found leftmost, which is never wrong, so matching takes one
+// pass over the string per run searched (see likeFinder) and never
+// backtracks.
+type likePattern struct {
+	segs    [][]likeElem // len(segs)-1 is the number of %s
+	finders []*likeFinder
+}
+
+func compileLike(pat string, esc rune) *likePattern {
+	var elems []likeElem
 	escaped := false
 	for _, r := range pat {
 		switch {
 		case escaped:
-			out = append(out, likeElem{'l', r})
+			elems = append(elems, likeElem{'l', r})
 			escaped = false
 		case esc >= 0 && r == esc:
 			escaped = true
 		case r == '%':
-			out = append(out, likeElem{'%', 0})
+			elems = append(elems, likeElem{'%', 0})
 		case r == '_':
-			out = append(out, likeElem{'_', 0})
+			elems = append(elems, likeElem{'_', 0})
 		default:
-			out = append(out, likeElem{'l', r})
+			elems = append(elems, likeElem{'l', r})
 		}
 	}
-	return out
+	lp := &likePattern{}
+	from := 0
+	for i, e := range elems {
+		if e.kind == '%' {
+			lp.segs = append(lp.segs, elems[from:i])
+			from = i + 1
+		}
+	}
+	lp.segs = append(lp.segs, elems[from:])
+	for i := 1; i < len(lp.segs)-1; i++ {
+		if len(lp.segs[i]) > 0 {
+			lp.finders = append(lp.finders, newLikeFinder(lp.segs[i]))
+		}
+	}
+	return lp
 }
 
-// likeMatch matches greedily with backtracking to the last %, which is
-// linear for patterns with one % and never exponential.
-func likeMatch(pat []likeElem, s []rune) bool {
-	pi, si := 0, 0
-	starP, starS := -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(pat) && pat[pi].kind == '%':
-			starP, starS = pi, si
-			pi++
-		case pi < len(pat) && (pat[pi].kind == '_' || pat[pi].r == s[si]):
-			pi++
-			si++
-		case starP >= 0:
-			starS++
-			pi, si = starP+1, starS
-		default:
+// likeMatch reports whether s matches the pattern, in time linear in
+// len(s) times the number of 64-rune blocks of the pattern.
+func likeMatch(p *likePattern, s []rune) bool {
+	first := p.segs[0]
+	if len(p.segs) == 1 {
+		return len(s) == len(first) && likeAt(first, s)
+	}
+	last := p.segs[len(p.segs)-1]
+	if len(s) < len(first)+len(last) || !likeAt(first, s) || !likeAt(last, s[len(s)-len(last):]) {
+		return false
+	}
+	mid := s[len(first) : len(s)-len(last)]
+	for _, f := range p.finders {
+		end := f.find(mid)
+		if end < 0 {
+			return false
+		}
+		mid = mid[end:]
+	}
+	return true
+}
+
+// likeAt reports whether s starts with the run seg.
+func likeAt(seg []likeElem, s []rune) bool {
+	for i, e := range seg {
+		if e.kind == 'l' && e.r != s[i] {
 			return false
 		}
 	}
-	for pi < len(pat) && pat[pi].kind == '%' {
-		pi++
+	return true
+}
+
+// likeFinder finds a run of literals and _ in a string with the shift-and
+// algorithm: the bits of a state word say which prefixes of the run end
+// at the current rune, so each rune of the string costs one step per
+// 64-rune block of the run, whatever the run and the string hold. Its
+// tables take memory linear in the run: per block, the positions of _
+// and, for each literal rune of the block, its positions.
+type likeFinder struct {
+	n    int               // runes in the run, > 0
+	wild []uint64          // per block: positions of _
+	lits []map[rune]uint64 // per block: positions of each literal
+}
+
+func newLikeFinder(seg []likeElem) *likeFinder {
+	blocks := (len(seg) + 63) / 64
+	f := &likeFinder{n: len(seg), wild: make([]uint64, blocks), lits: make([]map[rune]uint64, blocks)}
+	for i, e := range seg {
+		k, bit := i/64, uint64(1)<<(i%64)
+		if e.kind == '_' {
+			f.wild[k] |= bit
+			continue
+		}
+		if f.lits[k] == nil {
+			f.lits[k] = make(map[rune]uint64)
+		}
+		f.lits[k][e.r] |= bit
 	}
-	return pi == len(pat)
+	return f
+}
+
+// find returns the index just past the leftmost match of the run in s,
+// or -1 when there is none.
+func (f *likeFinder) find(s []rune) int {
+	var small [4]uint64
+	state := small[:]
+	if len(f.wild) > len(small) {
+		state = make([]uint64, len(f.wild))
+	}
+	state = state[:len(f.wild)]
+	last := len(f.wild) - 1
+	done := uint64(1) << ((f.n - 1) % 64)
+	for i, c := range s {
+		carry := uint64(1) // a match may start at every rune
+		for k := range state {
+			if carry == 0 && state[k] == 0 {
+				continue // no prefix reaches this block: it stays empty
+			}
+			out := state[k] >> 63
+			state[k] = (state[k]<<1 | carry) & (f.wild[k] | f.lits[k][c])
+			carry = out
+		}
+		if state[last]&done != 0 {
+			return i + 1
+		}
+	}
+	return -1
 }
 
 // normalizeValue converts a field value to the types a selector compares:

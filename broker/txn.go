@@ -45,7 +45,8 @@ type txn struct {
 	done   bool  // discharged: it takes no more work
 	failed error // the first work refused: a commit then rolls back
 	sends  []txnSend
-	bytes  int64 // of sends
+	bytes  int64   // of sends, reserved from total
+	total  *budget // the broker's (Options.MaxTotalBytes)
 	acks   []txnAck
 }
 
@@ -136,6 +137,10 @@ func (t *txn) post(n *node, m *message, lim limits) error {
 		err = fmt.Errorf("%w: it holds %d messages of %d bytes, and takes at most %d of %d",
 			errTxnFull, len(t.sends), t.bytes, lim.maxMsgs, lim.maxBytes)
 	}
+	if err == nil {
+		t.total = lim.total
+		err = t.total.reserve(size)
+	}
 	if err != nil {
 		t.failLocked(err)
 		return err
@@ -159,12 +164,16 @@ func (t *txn) failLocked(err error) {
 }
 
 // end closes the transaction to new work and hands over what it holds.
+// The bytes its sends reserved from the broker's budget are given back:
+// a commit reserves again for the copies it puts.
 func (t *txn) end() (sends []txnSend, acks []txnAck, failed error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.done = true
 	sends, acks, failed = t.sends, t.acks, t.failed
 	t.sends, t.acks = nil, nil
+	t.total.release(t.bytes)
+	t.bytes = 0
 	return sends, acks, failed
 }
 
@@ -218,7 +227,9 @@ func rollback(acks []txnAck) {
 // no room for its part, none (the caller then rolls it back). The locks
 // of every topic and queue involved are held together, taken in lockSeq
 // order, topics first as node.publish does: consumers and QueueDepth see
-// the state before the commit or after it, never a part of it.
+// the state before the commit or after it, never a part of it. The
+// broker's budget (Options.MaxTotalBytes) must have room for what the
+// commit puts, less what it retires.
 func commit(sends []txnSend, acks []txnAck) error {
 	var (
 		topics []*node
@@ -284,11 +295,13 @@ func commit(sends []txnSend, acks []txnAck) error {
 		d.bytes += p.m.size()
 		d.queueNode = d.queueNode || !p.topic
 	}
+	var freed int64 // by accepts and rejects, from the broker's budget
 	for _, a := range acks {
 		d := get(a.q)
 		if a.o.kind == outcomeAccepted || a.o.kind == outcomeRejected {
 			d.msgs--
 			d.bytes -= a.it.m.size()
+			freed += a.it.m.size()
 		}
 	}
 	queues := make([]*queue, 0, len(deltas))
@@ -314,6 +327,19 @@ func commit(sends []txnSend, acks []txnAck) error {
 		if q.lim.maxMsgs >= 0 && q.held+d.msgs > q.lim.maxMsgs ||
 			q.lim.maxBytes >= 0 && q.bytes+d.bytes > q.lim.maxBytes {
 			return fmt.Errorf("node %q: %w", q.name, errFull)
+		}
+	}
+	// The broker-wide bound: what the commit puts, less what it retires.
+	// (Every node shares the broker's budget.)
+	var adds int64
+	for _, p := range puts {
+		if !p.q.deleted {
+			adds += p.m.size()
+		}
+	}
+	if adds > 0 {
+		if err := sends[0].n.total.reserveNet(adds, freed); err != nil {
+			return err
 		}
 	}
 

@@ -28,6 +28,7 @@ type config struct {
 	allowAnonymous   bool
 	maxQueueMessages int
 	maxQueueBytes    int64
+	maxTotalBytes    int64
 	maxConnections   int
 	maxLinks         int
 	maxMessageSize   uint64
@@ -54,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.allowAnonymous, "allow-anonymous", false, "accept anonymous clients (required when no user is configured)")
 	fs.IntVar(&c.maxQueueMessages, "max-queue-messages", 0, "bound on the messages a node holds (0: default 100000; -1: none)")
 	fs.Int64Var(&c.maxQueueBytes, "max-queue-bytes", 0, "bound on the bytes a node holds (0: default 256 MiB; -1: none)")
+	fs.Int64Var(&c.maxTotalBytes, "max-total-bytes", 0, "bound on the bytes of the messages all nodes hold together (0: default 1 GiB; -1: none)")
 	fs.IntVar(&c.maxConnections, "max-connections", 0, fmt.Sprintf("bound on the live connections, handshakes included (0: default %d; -1: none)", server.DefaultMaxConnections))
 	fs.IntVar(&c.maxLinks, "max-links", 0, fmt.Sprintf("bound on the links one connection has attached (0: default %d; -1: none)", server.DefaultMaxLinks))
 	fs.Uint64Var(&c.maxMessageSize, "max-message-size", 0, fmt.Sprintf("largest message taken, in bytes (0: default %d)", server.DefaultMaxMessageSize))
@@ -143,6 +145,7 @@ func (c *config) brokerOptions(log *slog.Logger) (*broker.Options, error) {
 	return &broker.Options{
 		MaxQueueMessages: c.maxQueueMessages,
 		MaxQueueBytes:    c.maxQueueBytes,
+		MaxTotalBytes:    c.maxTotalBytes,
 		Logger:           log,
 		Server:           so,
 	}, nil

@@ -27,6 +27,11 @@
 //	                         (default 100000; -1: none)
 //	-max-queue-bytes N       bound on the bytes a node holds
 //	                         (default 256 MiB; -1: none)
+//	-max-total-bytes N       bound on the bytes of the messages all
+//	                         nodes hold together, transactions' included
+//	                         (default 1 GiB; -1: none); past it, as past
+//	                         a node's bound, a send is refused with
+//	                         amqp:resource-limit-exceeded
 //	-max-connections N       bound on the live connections, those still
 //	                         in their handshake included (default 4096;
 //	                         -1: none)

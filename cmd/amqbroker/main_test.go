@@ -260,3 +260,29 @@ func TestLimitFlags(t *testing.T) {
 		t.Fatalf("server options %+v", so)
 	}
 }
+
+func TestMaxTotalBytesFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int64
+	}{
+		{nil, 0}, // the broker's default
+		{[]string{"-max-total-bytes", "1048576"}, 1 << 20},
+		{[]string{"-max-total-bytes", "-1"}, -1},
+	} {
+		c, err := parseFlags(append([]string{"-allow-anonymous"}, tc.args...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts, err := c.brokerOptions(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opts.MaxTotalBytes != tc.want {
+			t.Errorf("%v: MaxTotalBytes %d, want %d", tc.args, opts.MaxTotalBytes, tc.want)
+		}
+	}
+	if _, err := parseFlags([]string{"-allow-anonymous", "-max-total-bytes", "1G"}, io.Discard); err == nil {
+		t.Error("-max-total-bytes 1G parsed")
+	}
+}
