@@ -31,6 +31,22 @@
 //	defer srv.Close()
 //	fmt.Println(srv.URL()) // amqp://127.0.0.1:PORT
 //
+// # Authentication
+//
+// Options.Credentials holds the users of PLAIN and SCRAM-SHA-*, as SCRAM
+// keys, not passwords. The server does not reveal which user names exist:
+// SCRAM answers an unknown name with a salt (derived from the name and a
+// random secret of the store, so the same each time it is asked) and the
+// iteration count of real users, and fails it at the proof, with the same
+// outcome as a wrong password; PLAIN derives and compares the same keys for
+// an unknown name as for a known one. Against password guessing, failed
+// authentications are counted by peer address: beyond
+// Options.AuthFailureLimit, the answer to each further failure is held
+// back, longer each time up to Options.AuthFailureMaxDelay (successes never
+// are), in a table of bounded size. Every failure is logged at Warn with
+// the mechanism, the user name and the address; passwords and SASL
+// responses are never logged.
+//
 // # Concurrency
 //
 // Each connection has one reader goroutine, which decodes frames and keeps

@@ -28,6 +28,13 @@ const (
 	// delivery that never ends (more=true, frame after frame) is cut
 	// there.
 	DefaultMaxMessageSize = 100 << 20
+	// DefaultAuthFailureLimit is the failed SASL authentications a peer
+	// address may have in a row before the server slows its further
+	// failures down (Options.AuthFailureLimit).
+	DefaultAuthFailureLimit = 5
+	// DefaultAuthFailureMaxDelay is the longest a failed authentication's
+	// outcome is held back (Options.AuthFailureMaxDelay).
+	DefaultAuthFailureMaxDelay = 4 * time.Second
 	// minMaxFrameSize is the smallest max-frame-size AMQP allows (§2.7.1).
 	minMaxFrameSize = 512
 )
@@ -45,8 +52,30 @@ type Options struct {
 	TLSConfig *tls.Config
 
 	// Credentials is the user store for PLAIN and SCRAM-SHA-*. nil: no
-	// user can authenticate with a password.
+	// user can authenticate with a password. A name not in the store is
+	// answered as a known one with a wrong password would be, at the same
+	// cost, so that the server cannot be asked which names exist (see
+	// Credentials).
 	Credentials *Credentials
+
+	// AuthFailureLimit is the failed SASL authentications one peer
+	// address (an IPv4 address, or an IPv6 /64) may have without being
+	// slowed down, against password guessing: the outcome of each further
+	// failure is held back, 100 ms and then twice as long each time up to
+	// AuthFailureMaxDelay, until the address has gone a minute without a
+	// failure. A successful authentication is never held back, and the
+	// wait ends when the server closes. The server remembers the 8192
+	// addresses that failed last, no more. Every failure is logged at
+	// Warn with the mechanism, the user name and the peer's address,
+	// never the password or the SASL response. 0: DefaultAuthFailureLimit;
+	// negative: failures are not held back (still logged).
+	AuthFailureLimit int
+
+	// AuthFailureMaxDelay is the longest a failure's outcome is held back
+	// (see AuthFailureLimit); keep it well below HandshakeTimeout, which
+	// the wait counts against. 0: DefaultAuthFailureMaxDelay; negative:
+	// failures are not held back.
+	AuthFailureMaxDelay time.Duration
 
 	// AllowAnonymous offers the ANONYMOUS mechanism, and allows bare AMQP
 	// connections (no SASL layer) unless RequireSASL is set.
@@ -145,6 +174,7 @@ type config struct {
 	handshakeTimeout time.Duration // 0 = none
 	mechanisms       []string      // what is offered on plain TCP
 	tlsMechanisms    []string      // what is offered on TLS
+	guard            *authGuard    // nil: failed authentications are not held back
 }
 
 func newConfig(opts *Options, useTLS bool) (*config, error) {
@@ -222,6 +252,15 @@ func newConfig(opts *Options, useTLS bool) (*config, error) {
 		if !knownMechanism(cfg.Mechanisms[i]) {
 			return nil, fmt.Errorf("server: Options.Mechanisms: unsupported SASL mechanism %q", m)
 		}
+	}
+	if cfg.AuthFailureLimit == 0 {
+		cfg.AuthFailureLimit = DefaultAuthFailureLimit
+	}
+	if cfg.AuthFailureMaxDelay == 0 {
+		cfg.AuthFailureMaxDelay = DefaultAuthFailureMaxDelay
+	}
+	if cfg.AuthFailureLimit > 0 && cfg.AuthFailureMaxDelay > 0 {
+		cfg.guard = newAuthGuard(cfg.AuthFailureLimit, cfg.AuthFailureMaxDelay)
 	}
 	cfg.mechanisms = cfg.offered(false)
 	cfg.tlsMechanisms = cfg.offered(true)

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,15 +15,28 @@ import (
 // (RFC 7677 recommends at least 4096).
 const scramIterations = 4096
 
+// saltSize is the length of the salts Set draws and of the stand-ins'.
+const saltSize = 16
+
 // Credentials is the server's user store for the password mechanisms
 // (PLAIN, SCRAM-SHA-1, SCRAM-SHA-256, SCRAM-SHA-512). Passwords are not
 // kept: Set derives the SCRAM stored keys (RFC 5802 §3) once, with a random
 // salt, and PLAIN is verified against them. The zero value is not usable; use
 // NewCredentials. It is safe for concurrent use, including Set while the
 // server runs.
+//
+// A user name that is not in the store is answered as a known one would
+// be, so that asking the server cannot tell which names exist: SCRAM gets a
+// salt and iteration count (the salt derived from the name and a random
+// secret of the store, so the same each time it is asked, as a real one
+// is) and fails only at the proof, as a wrong password does; PLAIN derives
+// and compares keys just as for a known user.
 type Credentials struct {
 	mu    sync.RWMutex
 	users map[string]*storedUser
+
+	secretOnce sync.Once
+	secret     [32]byte // keys the stand-ins for unknown users
 }
 
 type storedUser struct {
@@ -53,7 +67,7 @@ func (c *Credentials) Set(user, password string) error {
 	if user == "" {
 		return errors.New("server: Credentials.Set: empty user name")
 	}
-	var salt [16]byte
+	var salt [saltSize]byte
 	if _, err := rand.Read(salt[:]); err != nil {
 		return fmt.Errorf("server: Credentials.Set: %w", err)
 	}
@@ -82,34 +96,67 @@ func (c *Credentials) Delete(user string) {
 	c.mu.Unlock()
 }
 
-// lookup returns the stored SCRAM credentials of user for mech.
-func (c *Credentials) lookup(mech, user string) (scram.StoredCredentials, bool) {
+// lookup returns the stored SCRAM credentials of user for mech, or, with
+// known false, the stand-in for a user not in the store (see standIn).
+// Both are computed on every call, so that the two cases cost the same.
+func (c *Credentials) lookup(mech, user string) (sc scram.StoredCredentials, known bool) {
+	sc = c.standIn(mech, user)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	su, ok := c.users[user]
-	if !ok {
-		return scram.StoredCredentials{}, false
+	if su, ok := c.users[user]; ok {
+		if stored, ok := su.byHash[mech]; ok {
+			return stored, true
+		}
 	}
-	sc, ok := su.byHash[mech]
-	return sc, ok
+	return sc, false
+}
+
+// standIn returns what lookup answers for a user not in the store: the
+// salt is HMAC(secret, user), the same for every mechanism as a real user's
+// is, so asking twice, or with another mechanism, gives nothing away; the
+// iteration count is the real one; the keys, also derived from the secret,
+// have the hash's size (a shorter one would make the constant-time
+// comparison return early) and match no password.
+func (c *Credentials) standIn(mech, user string) scram.StoredCredentials {
+	c.secretOnce.Do(func() { _, _ = rand.Read(c.secret[:]) }) // never fails (Go 1.24)
+	size := sha512.Size
+	if h, ok := scramHashes[mech]; ok {
+		size = h().Size()
+	}
+	m := hmac.New(sha512.New, c.secret[:])
+	m.Write([]byte("salt\x00"))
+	m.Write([]byte(user))
+	salt := m.Sum(nil)[:saltSize]
+	m.Reset()
+	m.Write([]byte("keys\x00" + mech + "\x00"))
+	m.Write([]byte(user))
+	key := m.Sum(nil)[:size]
+	return scram.StoredCredentials{
+		KeyFactors: scram.KeyFactors{Salt: string(salt), Iters: scramIterations},
+		StoredKey:  key,
+		ServerKey:  key,
+	}
 }
 
 // verify checks a clear-text password (PLAIN) against the stored
-// SCRAM-SHA-256 keys.
+// SCRAM-SHA-256 keys. An unknown user costs the same: the key derivation
+// (the expensive part, PBKDF2 with scramIterations) and the comparison
+// run against the stand-in.
 func (c *Credentials) verify(user, password string) bool {
-	sc, ok := c.lookup(mechSCRAMSHA256, user)
-	if !ok {
-		return false
-	}
+	sc, known := c.lookup(mechSCRAMSHA256, user)
 	cl, err := scram.SHA256.NewClient(user, password, "")
 	if err != nil {
+		// SASLprep refused the name or the password: Set would have
+		// refused them too, so no stored user can be told apart here.
 		return false
 	}
 	got, err := cl.GetStoredCredentialsWithError(sc.KeyFactors)
 	if err != nil {
 		return false
 	}
-	return hmac.Equal(got.StoredKey, sc.StoredKey) && hmac.Equal(got.ServerKey, sc.ServerKey)
+	match := hmac.Equal(got.StoredKey, sc.StoredKey)
+	match = hmac.Equal(got.ServerKey, sc.ServerKey) && match
+	return match && known
 }
 
 // scramConv runs the server side of one SCRAM exchange (RFC 5802).
@@ -117,20 +164,28 @@ type scramConv struct {
 	conv *scram.ServerConversation
 }
 
-func newSCRAMConv(mech string, creds *Credentials) (*scramConv, error) {
+// newSCRAMConv starts an exchange. The library's server asks its lookup
+// for the user's stored credentials and, on an error, answers
+// "e=unknown-user" at once; so the lookup never fails for a store: an
+// unknown user gets the store's stand-in (Credentials.standIn), the
+// exchange goes on to the client's proof, and that fails as a wrong
+// password's does.
+func newSCRAMConv(mech string, creds *Credentials, nonce func() string) (*scramConv, error) {
 	h := scramHashes[mech]
 	srv, err := h.NewServer(func(user string) (scram.StoredCredentials, error) {
 		if creds == nil {
-			return scram.StoredCredentials{}, errors.New("unknown user")
+			// Not offered without a store (config.offered); here for a
+			// hand-built Server only.
+			return scram.StoredCredentials{}, errors.New("no credentials")
 		}
-		sc, ok := creds.lookup(mech, user)
-		if !ok {
-			return scram.StoredCredentials{}, errors.New("unknown user")
-		}
+		sc, _ := creds.lookup(mech, user)
 		return sc, nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if nonce != nil {
+		srv = srv.WithNonceGenerator(nonce)
 	}
 	return &scramConv{conv: srv.NewConversation()}, nil
 }
@@ -149,5 +204,11 @@ func (s *scramConv) step(resp []byte) (challenge []byte, res *saslResult, err er
 	if !s.conv.Valid() {
 		return nil, nil, errAuthFailed
 	}
+	if a := s.conv.AuthzID(); a != "" && a != s.conv.Username() {
+		return nil, nil, errAuthFailed // no proxy authorization, as PLAIN
+	}
 	return nil, &saslResult{identity: s.conv.Username(), additional: []byte(out)}, nil
 }
+
+// user implements saslConv: the name the client-first-message gave.
+func (s *scramConv) user() string { return s.conv.Username() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -92,7 +93,12 @@ type SASLServer interface {
 	// connection or not.
 	Mechanisms(onTLS bool) []string
 	// Start begins the exchange of a mechanism Mechanisms offered.
-	Start(mechanism string, tlsState *tls.ConnectionState) (SASLConversation, error)
+	//
+	// Start begins the exchange of a connection from remote, whose context
+	// ctx ends with the connection or the server: enough to log a failure
+	// with the peer's address, or to slow an address that keeps failing,
+	// without holding the connection's lock.
+	Start(ctx context.Context, remote net.Addr, mechanism string, tlsState *tls.ConnectionState) (SASLConversation, error)
 }
 
 // SASLConversation is one mechanism's exchange, server side. Step gets the

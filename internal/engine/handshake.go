@@ -136,14 +136,14 @@ func (c *Conn) saslExchange(mechs []string) error {
 		offered = offered || m == mech
 	}
 	fail := func(code codec.SASLCode, why error) error {
-		c.log.Info("amqp SASL authentication failed", "mechanism", mech, "reason", why)
+		c.log.Debug("amqp SASL authentication failed", "mechanism", mech, "reason", why)
 		_ = c.writeDirect(codec.FrameSASL, &codec.SASLOutcome{Code: code})
 		return fmt.Errorf("amqp: SASL %s: %w", mech, why)
 	}
 	if !offered {
 		return fail(codec.SASLCodeAuth, fmt.Errorf("mechanism %q not offered", mech))
 	}
-	conv, err := c.cfg.SASL.Start(mech, c.tlsState)
+	conv, err := c.cfg.SASL.Start(c.ctx, c.nc.RemoteAddr(), mech, c.tlsState)
 	if err != nil {
 		return fail(codec.SASLCodeSys, err)
 	}
