@@ -58,6 +58,12 @@ func Listen(rawURL string, opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
 	}
+	return serve(ln, scheme, cfg), nil
+}
+
+// serve serves the connections ln accepts. cfg is checked already.
+func serve(ln net.Listener, scheme string, cfg *config) *Server {
+	useTLS := scheme == "amqps"
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:    cfg,
@@ -93,7 +99,7 @@ func Listen(rawURL string, opts *Options) (*Server, error) {
 	s.wg.Add(1)
 	go s.acceptLoop()
 	cfg.Logger.Info("amqp server listening", "url", s.URL())
-	return s, nil
+	return s
 }
 
 // parseListenURL checks a listen URL, or a bare HOST[:PORT], and returns
