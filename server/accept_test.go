@@ -83,4 +83,3 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
-
