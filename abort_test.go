@@ -3,7 +3,6 @@ package amq_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,48 +11,13 @@ import (
 	"github.com/amqgo/amq"
 	"github.com/amqgo/amq/amqtest"
 	"github.com/amqgo/amq/internal/faultproxy"
+	"github.com/amqgo/amq/internal/testsupport"
 )
 
 // abortBodySize is far beyond what the socket buffers, the proxy and the
 // writer's backlog hold together: a send of it cannot finish while the
 // proxy is paused.
 const abortBodySize = 32 << 20
-
-// transferWatch is a frame-trace sink that reports when the client writes
-// the first frame of a multi-frame delivery (a transfer with more=true) and
-// whether it wrote a transfer with aborted=true.
-type transferWatch struct {
-	firstFrame chan struct{} // closed at the first written transfer with more=true
-	once       sync.Once
-
-	mu      sync.Mutex
-	aborted int
-}
-
-func newTransferWatch() *transferWatch {
-	return &transferWatch{firstFrame: make(chan struct{})}
-}
-
-func (w *transferWatch) Write(p []byte) (int, error) {
-	line := string(p)
-	if strings.Contains(line, "-> @transfer(20)") {
-		if strings.Contains(line, "more=true") {
-			w.once.Do(func() { close(w.firstFrame) })
-		}
-		if strings.Contains(line, "aborted=true") {
-			w.mu.Lock()
-			w.aborted++
-			w.mu.Unlock()
-		}
-	}
-	return len(p), nil
-}
-
-func (w *transferWatch) abortedCount() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.aborted
-}
 
 // TestSendAbortedMidMessage: a send whose context ends after the first
 // frames of its message went out returns the context's error and aborts
@@ -78,7 +42,7 @@ func TestSendAbortedMidMessage(t *testing.T) {
 			const address = "abort"
 			b := amqtest.NewBroker(t)
 			p := faultproxy.Start(t, strings.TrimPrefix(b.URL(), "amqp://"))
-			w := newTransferWatch()
+			w := testsupport.NewTransferWatch()
 			ctx := testCtx(t)
 			c := dial(t, p.URL(), &amq.ConnectOptions{Reconnect: fastReconnect(), TraceFrames: true, TraceOutput: w})
 			s, err := c.NewSender(ctx, address, tc.opts)
@@ -92,7 +56,7 @@ func TestSendAbortedMidMessage(t *testing.T) {
 				errc <- tc.send(sendCtx, s, amq.NewMessage(make([]byte, abortBodySize)))
 			}()
 			select {
-			case <-w.firstFrame:
+			case <-w.FirstFrame():
 			case err := <-errc:
 				t.Fatalf("the send ended before its first frame was written: %v", err)
 			case <-ctx.Done():
@@ -128,7 +92,7 @@ func TestSendAbortedMidMessage(t *testing.T) {
 			}
 			receive("after the abort")
 			// Written before that message, so traced by now.
-			assert.Equal(t, 1, w.abortedCount(), "one transfer with aborted=true")
+			assert.Equal(t, 1, w.Aborted(), "one transfer with aborted=true")
 
 			if tc.opts != nil {
 				// Pre-settled messages are never sent again, and one

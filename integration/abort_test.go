@@ -6,45 +6,13 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/amqgo/amq"
 	"github.com/amqgo/amq/internal/faultproxy"
+	"github.com/amqgo/amq/internal/testsupport"
 )
-
-// abortWatch is a frame-trace sink: it reports when the client writes the
-// first frame of a multi-frame delivery (a transfer with more=true) and
-// counts the transfers with aborted=true it writes.
-type abortWatch struct {
-	firstFrame chan struct{}
-	once       sync.Once
-
-	mu      sync.Mutex
-	aborted int
-}
-
-func (w *abortWatch) Write(p []byte) (int, error) {
-	line := string(p)
-	if strings.Contains(line, "-> @transfer(20)") {
-		if strings.Contains(line, "more=true") {
-			w.once.Do(func() { close(w.firstFrame) })
-		}
-		if strings.Contains(line, "aborted=true") {
-			w.mu.Lock()
-			w.aborted++
-			w.mu.Unlock()
-		}
-	}
-	return len(p), nil
-}
-
-func (w *abortWatch) abortedCount() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.aborted
-}
 
 // TestSendAbortMidMessage: a Send whose context ends after the first
 // frames of a 32 MiB message went out (the proxy is paused, so the
@@ -60,7 +28,7 @@ func TestSendAbortMidMessage(t *testing.T) {
 			ctx := testCtx(t, 2*time.Minute)
 			queue := p.Queue(uniqueName(t))
 			proxy := faultproxy.Start(t, strings.TrimPrefix(p.Addr, "amqp://"))
-			w := &abortWatch{firstFrame: make(chan struct{})}
+			w := testsupport.NewTransferWatch()
 			c := amqDial(t, p, proxy.URL(), func(o *amq.ConnectOptions) {
 				o.TraceFrames, o.TraceOutput = true, w
 			})
@@ -72,7 +40,7 @@ func TestSendAbortMidMessage(t *testing.T) {
 			errc := make(chan error, 1)
 			go func() { errc <- s.Send(sendCtx, amq.NewMessage(make([]byte, size))) }()
 			select {
-			case <-w.firstFrame:
+			case <-w.FirstFrame():
 			case err := <-errc:
 				proxy.Pause(false)
 				t.Fatalf("the send ended before its first frame was written: %v", err)
@@ -98,7 +66,7 @@ func TestSendAbortMidMessage(t *testing.T) {
 					t.Fatalf("send %q on the link after the abort: %v", body, err)
 				}
 			}
-			if n := w.abortedCount(); n != 1 {
+			if n := w.Aborted(); n != 1 {
 				t.Errorf("%d transfers with aborted=true written, want 1", n)
 			}
 			// The aborted message was sent before these two on the same

@@ -23,6 +23,7 @@ import (
 	amqp "github.com/Azure/go-amqp"
 
 	"github.com/amqgo/amq/amqtest"
+	"github.com/amqgo/amq/internal/testsupport"
 )
 
 // Feature is something a test needs from a broker that not every peer has.
@@ -245,22 +246,7 @@ type peerProc struct {
 	grace time.Duration
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testsupport.SyncBuffer
 
 var listeningRE = regexp.MustCompile(`listening on (\d+)`)
 

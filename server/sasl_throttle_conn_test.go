@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -11,28 +10,14 @@ import (
 
 	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/internal/engine"
+	"github.com/amqgo/amq/internal/testsupport"
 )
 
 // saslServer is the engine's SASL server.
 var _ engine.SASLServer = saslServer{}
 
 // syncBuffer is a log sink the connections' goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testsupport.SyncBuffer
 
 // TestSASLThrottleOverTheWire: failed logins from one address over real
 // connections are counted against it, held back and logged (#17 item 7).
