@@ -1,8 +1,13 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/amqgo/amq/internal/codec"
 )
@@ -72,5 +77,44 @@ func TestDefaultMaxMessageSizeAnnounced(t *testing.T) {
 	a := expect[*codec.Attach](r)
 	if a.MaxMessageSize != DefaultMaxMessageSize {
 		t.Fatalf("max-message-size %d, want %d", a.MaxMessageSize, DefaultMaxMessageSize)
+	}
+}
+
+// Sockets opened and left idle before their handshake cannot lock clients
+// out: beyond MaxHandshakes, a new connection closes the oldest that is
+// still in its handshake. (1,100 idle sockets once took every file
+// descriptor of a broker for the 30 s of the handshake timeout.)
+func TestMaxHandshakesEvictsTheOldest(t *testing.T) {
+	const max = 3
+	srv := startServer(t, &Options{AllowAnonymous: true, MaxHandshakes: max})
+	idle := make([]net.Conn, max)
+	for i := range idle {
+		nc, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		idle[i] = nc
+	}
+	// Each accepted before the next: a byte written and answered proves it.
+	for i, nc := range idle {
+		if _, err := nc.Write(protoHeader(0)); err != nil {
+			t.Fatal(err)
+		}
+		hdr := make([]byte, 8)
+		if _, err := io.ReadFull(nc, hdr); err != nil {
+			t.Fatalf("idle socket %d: %v", i, err)
+		}
+	}
+	// A client gets in, and the oldest idle socket made room.
+	c := dial(t, srv.URL(), nil)
+	_ = c
+	_ = idle[0].SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound, not a wait
+	if _, err := idle[0].Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the oldest socket in its handshake was not closed: %v", err)
+	}
+	// The next in age is still held.
+	if srv.NumConns() < 3 {
+		t.Fatalf("%d connections, want the client and two idle sockets", srv.NumConns())
 	}
 }

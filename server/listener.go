@@ -30,10 +30,13 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the server started
 
-	mu     sync.Mutex
-	conns  map[*Conn]struct{}
-	closed bool
-	nextID uint64
+	mu    sync.Mutex
+	conns map[*Conn]struct{}
+	// handshaking are the connections not open yet, by accept order: the
+	// oldest makes room when Options.MaxHandshakes are.
+	handshaking map[*Conn]uint64
+	closed      bool
+	nextID      uint64
 }
 
 // Listen starts a server on url: "amqp://HOST:PORT" or "amqps://HOST:PORT"
@@ -66,13 +69,14 @@ func serve(ln net.Listener, scheme string, cfg *config) *Server {
 	useTLS := scheme == "amqps"
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:    cfg,
-		ln:     ln,
-		scheme: scheme,
-		useTLS: useTLS,
-		ctx:    ctx,
-		cancel: cancel,
-		conns:  make(map[*Conn]struct{}),
+		cfg:         cfg,
+		ln:          ln,
+		scheme:      scheme,
+		useTLS:      useTLS,
+		ctx:         ctx,
+		cancel:      cancel,
+		conns:       make(map[*Conn]struct{}),
+		handshaking: make(map[*Conn]uint64),
 	}
 	s.eng = &engine.Config{
 		ContainerID:      cfg.ContainerID,
@@ -90,6 +94,7 @@ func serve(ln net.Listener, scheme string, cfg *config) *Server {
 		AllowBare:        !cfg.RequireSASL && cfg.AllowAnonymous,
 		Context:          ctx,
 		WG:               &s.wg,
+		OnOpen:           s.opened,
 		OnEnd:            s.removeConn,
 	}
 	s.eng.OfferedCapabilities, s.eng.DesiredCapabilities = cfg.OfferedCapabilities, cfg.DesiredCapabilities
@@ -255,16 +260,54 @@ func (s *Server) acceptLoop() {
 		s.nextID++
 		c := engine.NewConn(nc, s.nextID, s.eng)
 		s.conns[c] = struct{}{}
+		evict := s.makeHandshakeRoomLocked()
+		s.handshaking[c] = s.nextID
 		s.wg.Add(1)
 		s.mu.Unlock()
+		if evict != nil {
+			s.cfg.Logger.Warn("amqp server closed a connection still in its handshake: MaxHandshakes reached",
+				"remote", evict.RemoteAddr().String())
+			engine.Abort(evict)
+		}
 		go engine.Serve(c)
 	}
+}
+
+// makeHandshakeRoomLocked returns the oldest connection still in its
+// handshake, taken out of the count, when MaxHandshakes are: it is closed
+// to make room. Sockets opened and left idle would otherwise hold their
+// places for the whole handshake timeout and lock the clients out (1,100
+// of them exhausted a broker's file descriptors). A client that means to
+// connect completes its handshake in milliseconds; one evicted meanwhile
+// retries. s.mu must be held.
+func (s *Server) makeHandshakeRoomLocked() *Conn {
+	max := s.cfg.MaxHandshakes
+	if max <= 0 || len(s.handshaking) < max {
+		return nil
+	}
+	var oldest *Conn
+	var seq uint64
+	for c, n := range s.handshaking {
+		if oldest == nil || n < seq {
+			oldest, seq = c, n
+		}
+	}
+	delete(s.handshaking, oldest)
+	return oldest
+}
+
+// opened notes that c completed its handshake.
+func (s *Server) opened(c *Conn) {
+	s.mu.Lock()
+	delete(s.handshaking, c)
+	s.mu.Unlock()
 }
 
 // removeConn forgets an ended connection.
 func (s *Server) removeConn(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	delete(s.handshaking, c)
 	s.mu.Unlock()
 }
 

@@ -16,12 +16,15 @@ const (
 	DefaultMaxFrameSize     = 64 * 1024
 	DefaultChannelMax       = 255
 	DefaultIdleTimeout      = 60 * time.Second
-	DefaultHandshakeTimeout = 30 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultCreditWindow     = 100
 	DefaultHandleMax        = 1023
 	// DefaultMaxConnections is the live connections a server holds at
 	// most, handshakes included.
 	DefaultMaxConnections = 4096
+	// DefaultMaxHandshakes is the connections still in their handshake a
+	// server holds at most.
+	DefaultMaxHandshakes = 256
 	// DefaultMaxLinks is the links one connection may have attached.
 	DefaultMaxLinks = 1024
 	// DefaultMaxMessageSize is the largest message the server takes: a
@@ -133,6 +136,14 @@ type Options struct {
 	// 0: DefaultMaxConnections; negative: no limit.
 	MaxConnections int
 
+	// MaxHandshakes caps the connections still in their handshake
+	// (protocol headers, TLS, SASL, open): a new connection beyond it
+	// closes the oldest of them, so that sockets opened and left idle
+	// cannot hold every place (or every file descriptor) until
+	// HandshakeTimeout and lock clients out. 0: DefaultMaxHandshakes;
+	// negative: no limit.
+	MaxHandshakes int
+
 	// MaxLinks caps the links one connection may have attached at a time,
 	// over all its sessions (which ChannelMax bounds); an attach beyond
 	// it is refused with amqp:resource-limit-exceeded, and a peer that
@@ -231,6 +242,12 @@ func newConfig(opts *Options, useTLS bool) (*config, error) {
 		cfg.MaxConnections = DefaultMaxConnections
 	case cfg.MaxConnections < 0:
 		cfg.MaxConnections = 0 // no limit
+	}
+	switch {
+	case cfg.MaxHandshakes == 0:
+		cfg.MaxHandshakes = DefaultMaxHandshakes
+	case cfg.MaxHandshakes < 0:
+		cfg.MaxHandshakes = 0 // no limit
 	}
 	switch {
 	case cfg.MaxLinks == 0:

@@ -30,6 +30,7 @@ type config struct {
 	maxQueueBytes    int64
 	maxTotalBytes    int64
 	maxConnections   int
+	maxHandshakes    int
 	maxLinks         int
 	maxMessageSize   uint64
 	handshakeTimeout time.Duration
@@ -57,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&c.maxQueueBytes, "max-queue-bytes", 0, "bound on the bytes a node holds (0: default 256 MiB; -1: none)")
 	fs.Int64Var(&c.maxTotalBytes, "max-total-bytes", 0, "bound on the bytes of the messages all nodes hold together (0: default 1 GiB; -1: none)")
 	fs.IntVar(&c.maxConnections, "max-connections", 0, fmt.Sprintf("bound on the live connections, handshakes included (0: default %d; -1: none)", server.DefaultMaxConnections))
+	fs.IntVar(&c.maxHandshakes, "max-handshakes", 0, fmt.Sprintf("bound on the connections still in their handshake; a new one beyond it closes the oldest (0: default %d; -1: none)", server.DefaultMaxHandshakes))
 	fs.IntVar(&c.maxLinks, "max-links", 0, fmt.Sprintf("bound on the links one connection has attached (0: default %d; -1: none)", server.DefaultMaxLinks))
 	fs.Uint64Var(&c.maxMessageSize, "max-message-size", 0, fmt.Sprintf("largest message taken, in bytes (0: default %d)", server.DefaultMaxMessageSize))
 	fs.DurationVar(&c.handshakeTimeout, "handshake-timeout", 0, fmt.Sprintf("time a connection has from accept to open (0: default %v; -1s: none)", server.DefaultHandshakeTimeout))
@@ -140,7 +142,8 @@ func (c *config) brokerOptions(log *slog.Logger) (*broker.Options, error) {
 		}
 		so.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	so.MaxConnections, so.MaxLinks, so.MaxMessageSize = c.maxConnections, c.maxLinks, c.maxMessageSize
+	so.MaxConnections, so.MaxHandshakes = c.maxConnections, c.maxHandshakes
+	so.MaxLinks, so.MaxMessageSize = c.maxLinks, c.maxMessageSize
 	so.HandshakeTimeout = c.handshakeTimeout
 	return &broker.Options{
 		MaxQueueMessages: c.maxQueueMessages,

@@ -39,8 +39,12 @@
 //	                         attached (default 1024; -1: none)
 //	-max-message-size N      largest message taken, in bytes, counted as
 //	                         it arrives (default 100 MiB)
+//	-max-handshakes N        bound on the connections still in their
+//	                         handshake: a new one beyond it closes the
+//	                         oldest, so idle sockets cannot lock clients
+//	                         out (default 256; -1: none)
 //	-handshake-timeout D     time a connection has from accept to its
-//	                         open (default 30s)
+//	                         open (default 10s)
 //	-v                       debug logging
 //	-pprof HOST:PORT         serve net/http/pprof there (profiling; keep
 //	                         it on a loopback address)

@@ -246,7 +246,7 @@ func TestPasswordSources(t *testing.T) {
 // server's options.
 func TestLimitFlags(t *testing.T) {
 	var sink bytes.Buffer
-	c, err := parseFlags([]string{"-allow-anonymous", "-max-connections", "7", "-max-links", "-1",
+	c, err := parseFlags([]string{"-allow-anonymous", "-max-connections", "7", "-max-handshakes", "9", "-max-links", "-1",
 		"-max-message-size", "2048", "-handshake-timeout", "3s"}, &sink)
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func TestLimitFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	so := opts.Server
-	if so.MaxConnections != 7 || so.MaxLinks != -1 || so.MaxMessageSize != 2048 || so.HandshakeTimeout != 3*time.Second {
+	if so.MaxConnections != 7 || so.MaxHandshakes != 9 || so.MaxLinks != -1 || so.MaxMessageSize != 2048 || so.HandshakeTimeout != 3*time.Second {
 		t.Fatalf("server options %+v", so)
 	}
 }

@@ -82,6 +82,9 @@ type Config struct {
 	// WG, when set, counts every goroutine the engine starts for a
 	// connection, so that its owner can wait for all of them.
 	WG *sync.WaitGroup
+	// OnOpen, when set, is called once a served connection has completed
+	// its handshake (protocol headers, TLS, SASL, open).
+	OnOpen func(*Conn)
 	// OnEnd, when set, is called once a served connection has ended.
 	OnEnd func(*Conn)
 }

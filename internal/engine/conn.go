@@ -207,6 +207,9 @@ func Serve(c *Conn) {
 	c.log.Debug("amqp connection accepted")
 	err := c.handshake()
 	if err == nil {
+		if c.cfg.OnOpen != nil {
+			c.cfg.OnOpen(c)
+		}
 		c.cfg.wgAdd()
 		go c.writeLoop()
 		err = c.readLoop()
