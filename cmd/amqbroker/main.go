@@ -30,32 +30,71 @@ const (
 	gcPercentLarge = 50
 )
 
-// tuneGC sets the GC target from the live heap, once a second, until ctx
-// ends.
+// releaseSlack is how much memory the process may hold beyond its live
+// heap (garbage not collected yet, and free heap not returned to the
+// system), and beyond as much again as the live heap (what the collector's
+// own target lets a busy broker hold), before amqbroker collects and
+// returns it at once. A broker that
+// has just refused a large message (a delivery that never ends is cut at
+// the maximum message size, after growing to several times it) would
+// otherwise keep that memory until Go's next forced collection, two
+// minutes later, and its scavenger's slow return: hundreds of MiB held by
+// an idle process.
+const (
+	releaseSlack    = 128 << 20
+	releaseInterval = 2 * time.Second
+)
+
+// tuneGC sets the GC target from the live heap, once a second, and
+// returns memory to the system when much more is held than is live (at
+// most every releaseInterval), until ctx ends.
 func tuneGC(ctx context.Context) {
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	samples := []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+	}
 	current := gcPercentSmall
+	var released time.Time
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-		}
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return
-		}
-		want := gcPercentSmall
-		if sample[0].Value.Uint64() > largeHeap {
-			want = gcPercentLarge
-		}
-		if want != current {
-			debug.SetGCPercent(want)
-			current = want
+		case now := <-t.C:
+			metrics.Read(samples)
+			for _, s := range samples {
+				if s.Value.Kind() != metrics.KindUint64 {
+					return
+				}
+			}
+			live := samples[0].Value.Uint64()
+			want := gcPercentSmall
+			if live > largeHeap {
+				want = gcPercentLarge
+			}
+			if want != current {
+				debug.SetGCPercent(want)
+				current = want
+			}
+			if x := excess(live, samples[1].Value.Uint64(), samples[2].Value.Uint64()); x > releaseSlack && x > live &&
+				now.Sub(released) >= releaseInterval {
+				debug.FreeOSMemory()
+				released = now
+			}
 		}
 	}
+}
+
+// excess is the heap memory held beyond the live heap: objects not live
+// at the last collection (garbage since) and free heap not returned.
+func excess(live, objects, free uint64) uint64 {
+	var garbage uint64
+	if objects > live {
+		garbage = objects - live
+	}
+	return garbage + free
 }
 
 func main() {

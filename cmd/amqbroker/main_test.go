@@ -286,3 +286,18 @@ func TestMaxTotalBytesFlag(t *testing.T) {
 		t.Error("-max-total-bytes 1G parsed")
 	}
 }
+
+// excess counts what the process holds beyond its live heap: the garbage
+// since the last collection and the free heap not returned yet.
+func TestExcess(t *testing.T) {
+	for _, tc := range []struct{ live, objects, free, want uint64 }{
+		{10, 10, 0, 0},
+		{10, 400, 0, 390},
+		{10, 10, 300, 300},
+		{500, 400, 5, 5}, // objects freed since the last collection
+	} {
+		if got := excess(tc.live, tc.objects, tc.free); got != tc.want {
+			t.Errorf("excess(%d, %d, %d) = %d, want %d", tc.live, tc.objects, tc.free, got, tc.want)
+		}
+	}
+}
