@@ -47,15 +47,27 @@ const (
 
 // tuneGC sets the GC target from the live heap, once a second, and
 // returns memory to the system when much more is held than is live (at
-// most every releaseInterval), until ctx ends.
+// most every releaseInterval), until ctx ends. What is live is known as
+// of the last collection only: a large message refused after that
+// collection still counts as live until the next, which an idle broker
+// does not start. So when a collection has not run for releaseInterval
+// while the heap holds more than releaseSlack, one is forced, once per
+// collection the runtime ran itself: then the live figure is true again.
 func tuneGC(ctx context.Context) {
 	samples := []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
 	}
 	current := gcPercentSmall
-	var released time.Time
+	var (
+		released   time.Time
+		cycles     uint64    // collections seen so far
+		lastCycle  time.Time // when the count last moved
+		forcedAt   uint64    // the count right after our last forced one
+		haveForced bool
+	)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -78,10 +90,19 @@ func tuneGC(ctx context.Context) {
 				debug.SetGCPercent(want)
 				current = want
 			}
-			if x := excess(live, samples[1].Value.Uint64(), samples[2].Value.Uint64()); x > releaseSlack && x > live &&
-				now.Sub(released) >= releaseInterval {
+			objects, free := samples[1].Value.Uint64(), samples[2].Value.Uint64()
+			if n := samples[3].Value.Uint64(); n != cycles {
+				cycles, lastCycle = n, now
+			}
+			x := excess(live, objects, free)
+			stale := now.Sub(lastCycle) >= releaseInterval && objects+free > releaseSlack &&
+				!(haveForced && forcedAt == cycles)
+			if (x > releaseSlack && x > live || stale) && now.Sub(released) >= releaseInterval {
 				debug.FreeOSMemory()
 				released = now
+				metrics.Read(samples[3:])
+				cycles, lastCycle = samples[3].Value.Uint64(), now
+				forcedAt, haveForced = cycles, true
 			}
 		}
 	}
