@@ -2,7 +2,9 @@ package amq
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/amqgo/amq/internal/codec"
@@ -180,6 +182,9 @@ func (m *Message) toWire() (w wireMessage, err error) {
 			}
 			cm.ApplicationProperties = append(cm.ApplicationProperties, codec.MapEntry{Key: k, Value: c})
 		}
+		slices.SortFunc(cm.ApplicationProperties, func(a, b codec.MapEntry) int {
+			return strings.Compare(a.Key.(string), b.Key.(string)) // in key order, as annotations
+		})
 	}
 	switch b := m.Body.(type) {
 	case []byte:
@@ -407,6 +412,9 @@ func annotationsToCodec(what string, m map[string]any) (codec.Map, error) {
 		}
 		out = append(out, codec.MapEntry{Key: Symbol(k), Value: c})
 	}
+	// In key order, not Go's random map order: one map always encodes to
+	// the same bytes, and a peer that prints it prints the same.
+	slices.SortFunc(out, func(a, b codec.MapEntry) int { return strings.Compare(string(a.Key.(Symbol)), string(b.Key.(Symbol))) })
 	return out, nil
 }
 
