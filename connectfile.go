@@ -10,7 +10,8 @@ type ConnectConfig struct {
 	// Path is the file it was read from; empty for the defaults used when
 	// no file exists.
 	Path string
-	// URL is scheme://host:port from the file, without credentials.
+	// URL is scheme://host:port from the file (scheme://host:port/path for
+	// amqpws and amqpwss), without credentials.
 	URL string
 	// Options holds the file's user, password, sasl and tls settings.
 	Options ConnectOptions
@@ -29,7 +30,9 @@ func ConnectConfigPaths() []string { return connectfile.SearchPaths() }
 // LoadConnectConfig reads a connect.json file: JSON with // and /* */
 // comments and trailing commas; keys scheme, host, port, user, password,
 // sasl.mechanisms, sasl.enabled, sasl.allow_insecure, tls.cert, tls.key,
-// tls.ca, tls.verify. Errors name the file, line and column; unknown keys
+// tls.ca, tls.verify. As an extension of the reference, scheme may be
+// amqpws or amqpwss (AMQP over WebSockets, default ports 80 and 443),
+// and the key path gives their HTTP path. Errors name the file, line and column; unknown keys
 // are errors, so that a typo is not silently ignored. The password never
 // appears in an error.
 func LoadConnectConfig(path string) (*ConnectConfig, error) {

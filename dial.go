@@ -16,9 +16,9 @@ import (
 	"github.com/amqgo/amq/internal/engine"
 )
 
-// dialEndpoint opens the TCP (and TLS) connection to ep, runs the SASL
-// layer on it, then the engine's AMQP open. The frame tracer sits on the
-// socket, under both.
+// dialEndpoint opens the TCP (and TLS) connection to ep, or its WebSocket,
+// runs the SASL layer on it, then the engine's AMQP open. The frame tracer
+// sits on the socket, under both.
 func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*engine.Conn, error) {
 	var tlsCfg *tls.Config
 	if ep.TLS() {
@@ -28,12 +28,20 @@ func dialEndpoint(ctx context.Context, cfg *connectConfig, ep endpoint) (*engine
 		}
 	}
 
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", ep.Addr())
+	var nc net.Conn
+	var err error
+	if ep.WebSocket() {
+		// TLS, when there is some, is under HTTP: the WebSocket dial
+		// does it, with the same configuration as amqps.
+		nc, err = dialWebSocket(ctx, cfg, ep, tlsCfg)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", ep.Addr())
+	}
 	if err != nil {
 		return nil, &Error{Scope: ScopeTransport, Op: "dial", Address: ep.String(), Err: err}
 	}
-	if tlsCfg != nil {
+	if tlsCfg != nil && !ep.WebSocket() {
 		tc := tls.Client(nc, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()

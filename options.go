@@ -52,8 +52,13 @@ type ConnectOptions struct {
 	// SASL controls authentication.
 	SASL SASLOptions
 
-	// TLS controls amqps connections.
+	// TLS controls amqps and amqpwss connections.
 	TLS TLSOptions
+
+	// WebSocket controls amqpws and amqpwss connections (AMQP over
+	// WebSockets): extra headers of the upgrade request and the HTTP
+	// proxy.
+	WebSocket WebSocketOptions
 
 	// IdleTimeout: when nothing (not even a heartbeat) arrives from the peer
 	// for this long, the connection is considered dead and the client
@@ -176,7 +181,7 @@ type SASLOptions struct {
 	Kerberos KerberosOptions `json:"-"`
 }
 
-// TLSOptions configures TLS for amqps URLs (reference 7.1).
+// TLSOptions configures TLS for amqps and amqpwss URLs (reference 7.1).
 type TLSOptions struct {
 	// CA is a PEM file of certificate authorities to trust instead of the
 	// system roots.
@@ -409,6 +414,7 @@ func newConnectConfig(opts *ConnectOptions) (*connectConfig, error) {
 		cfg.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	cfg.URLs = append([]string(nil), cfg.URLs...)
+	cfg.WebSocket.Header = cfg.WebSocket.Header.Clone()
 	cfg.OfferedCapabilities = slices.Clone(cfg.OfferedCapabilities)
 	cfg.DesiredCapabilities = slices.Clone(cfg.DesiredCapabilities)
 	if slices.Contains(cfg.OfferedCapabilities, "") {

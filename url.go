@@ -9,11 +9,13 @@ import (
 )
 
 // endpoint is one parsed connection URL (reference 6.1):
-// scheme://[user[:password]@]host[:port].
+// scheme://[user[:password]@]host[:port], and for the WebSocket schemes
+// scheme://[user[:password]@]host[:port][/path].
 type endpoint struct {
-	Scheme   string // "amqp" or "amqps"
+	Scheme   string // "amqp", "amqps", "amqpws" or "amqpwss"
 	Host     string // without brackets
 	Port     string
+	Path     string // amqpws(s) only: the HTTP path, escaped; "" for "/"
 	User     string
 	Password string
 	HasUser  bool
@@ -23,21 +25,28 @@ type endpoint struct {
 func (e endpoint) Addr() string { return net.JoinHostPort(e.Host, e.Port) }
 
 // String is the URL without credentials, safe to log and to put in errors.
-func (e endpoint) String() string { return e.Scheme + "://" + e.Addr() }
+func (e endpoint) String() string { return e.Scheme + "://" + e.Addr() + e.Path }
 
-// TLS reports whether the endpoint is amqps.
-func (e endpoint) TLS() bool { return e.Scheme == "amqps" }
+// TLS reports whether the endpoint is amqps or amqpwss.
+func (e endpoint) TLS() bool { return e.Scheme == "amqps" || e.Scheme == "amqpwss" }
+
+// WebSocket reports whether the endpoint is amqpws or amqpwss: AMQP over
+// WebSockets (websocket.go).
+func (e endpoint) WebSocket() bool { return e.Scheme == "amqpws" || e.Scheme == "amqpwss" }
 
 // parseURL parses a connection URL. A bare "host[:port]" means amqp. The
-// default ports are 5672 (amqp) and 5671 (amqps). Errors name the part that
-// is wrong and never contain the password.
+// default ports are 5672 (amqp), 5671 (amqps), 80 (amqpws) and 443
+// (amqpwss); only the WebSocket schemes take a path, the HTTP path of the
+// upgrade request. Errors name the part that is wrong and never contain
+// the password.
 func parseURL(raw string) (endpoint, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
 		return endpoint{}, fmt.Errorf("amq: empty connection URL")
 	}
 	if !strings.Contains(s, "://") {
-		if l := strings.ToLower(s); strings.HasPrefix(l, "amqp:") || strings.HasPrefix(l, "amqps:") {
+		if l := strings.ToLower(s); strings.HasPrefix(l, "amqp:") || strings.HasPrefix(l, "amqps:") ||
+			strings.HasPrefix(l, "amqpws:") || strings.HasPrefix(l, "amqpwss:") {
 			return endpoint{}, fmt.Errorf("amq: connection URL %q: missing // after the scheme", redactURL(raw))
 		}
 		s = "amqp://" + s
@@ -50,6 +59,8 @@ func parseURL(raw string) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("amq: connection URL %q: malformed scheme (the user and password go after the scheme, as in amqp://user:password@host)", redactURL(raw))
 	}
 	var ep endpoint
+	// The same holds for the WebSocket schemes, whose path therefore
+	// cannot hold a literal "@": it is written %40 there.
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		user, pass, _ := strings.Cut(rest[:at], ":")
 		ep.HasUser, ep.User, ep.Password = true, unescapeUserinfo(user), unescapeUserinfo(pass)
@@ -64,14 +75,23 @@ func parseURL(raw string) (endpoint, error) {
 		ep.Scheme, ep.Port = "amqp", "5672"
 	case "amqps":
 		ep.Scheme, ep.Port = "amqps", "5671"
+	case "amqpws":
+		ep.Scheme, ep.Port = "amqpws", "80"
+	case "amqpwss":
+		ep.Scheme, ep.Port = "amqpwss", "443"
 	default:
-		return endpoint{}, fmt.Errorf("amq: connection URL %q: unsupported scheme %q (want amqp or amqps)", redactURL(raw), u.Scheme)
+		return endpoint{}, fmt.Errorf("amq: connection URL %q: unsupported scheme %q (want amqp, amqps, amqpws or amqpwss)", redactURL(raw), u.Scheme)
 	}
 	if u.Opaque != "" {
 		return endpoint{}, fmt.Errorf("amq: connection URL %q: missing // after the scheme", redactURL(raw))
 	}
-	if u.Path != "" && u.Path != "/" {
-		return endpoint{}, fmt.Errorf("amq: connection URL %q: unexpected path %q (the address goes to NewSender/NewReceiver, not the URL)", redactURL(raw), u.Path)
+	switch {
+	case ep.WebSocket():
+		if p := u.EscapedPath(); p != "/" {
+			ep.Path = p
+		}
+	case u.Path != "" && u.Path != "/":
+		return endpoint{}, fmt.Errorf("amq: connection URL %q: unexpected path %q (the address goes to NewSender/NewReceiver, not the URL; only amqpws:// and amqpwss:// URLs have a path)", redactURL(raw), u.Path)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return endpoint{}, fmt.Errorf("amq: connection URL %q: query and fragment are not supported", redactURL(raw))

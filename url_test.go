@@ -31,6 +31,13 @@ func TestParseURL(t *testing.T) {
 		{"amqp://a%40b:p%3Ax@h", endpoint{Scheme: "amqp", Host: "h", Port: "5672", User: "a@b", Password: "p:x", HasUser: true}},
 		{"amqp://u:50%off@h", endpoint{Scheme: "amqp", Host: "h", Port: "5672", User: "u", Password: "50%off", HasUser: true}},
 		{"u:p@h:7", endpoint{Scheme: "amqp", Host: "h", Port: "7", User: "u", Password: "p", HasUser: true}},
+		// AMQP over WebSockets: ports 80 and 443, and a path.
+		{"amqpws://h", endpoint{Scheme: "amqpws", Host: "h", Port: "80"}},
+		{"amqpwss://h", endpoint{Scheme: "amqpwss", Host: "h", Port: "443"}},
+		{"AMQPWS://h:8080/", endpoint{Scheme: "amqpws", Host: "h", Port: "8080"}},
+		{"amqpwss://[::1]:8443/broker/amqp", endpoint{Scheme: "amqpwss", Host: "::1", Port: "8443", Path: "/broker/amqp"}},
+		{"amqpws://h/a%20b", endpoint{Scheme: "amqpws", Host: "h", Port: "80", Path: "/a%20b"}},
+		{"amqpwss://alice:p/q@h/ws", endpoint{Scheme: "amqpwss", Host: "h", Port: "443", Path: "/ws", User: "alice", Password: "p/q", HasUser: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -65,6 +72,13 @@ func TestParseURLErrors(t *testing.T) {
 		{"user:topsecret@amqp://", "malformed scheme"},
 		{"amqp://alice:topsecret#x@", "missing host"},
 		{"amqp://alice:topsecret@h#frag", "query and fragment"},
+		{"amqps://h/ws", `unexpected path "/ws"`},
+		{"amqpws://", "missing host"},
+		{"amqpws:h", "missing //"},
+		{"amqpwss://h:0/ws", `invalid port "0"`},
+		{"amqpws://h/ws?x=1", "query"},
+		{"amqpwss://alice:topsecret@h/ws#x", "query and fragment"},
+		{"ws://h", `unsupported scheme "ws"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -77,7 +91,7 @@ func TestParseURLErrors(t *testing.T) {
 }
 
 func FuzzParseURL(f *testing.F) {
-	for _, s := range []string{"amqp://localhost", "amqps://u:p@[::1]:5671", "h:1", "amqp://h/x", "::::", "amqp://u:p@h:99999"} {
+	for _, s := range []string{"amqp://localhost", "amqps://u:p@[::1]:5671", "h:1", "amqp://h/x", "::::", "amqp://u:p@h:99999", "amqpwss://u:p@h:443/x/y", "amqpws://h/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -91,8 +105,11 @@ func FuzzParseURL(f *testing.F) {
 			}
 			return
 		}
-		if ep.Host == "" || (ep.Scheme != "amqp" && ep.Scheme != "amqps") || ep.Port == "" {
+		if ep.Host == "" || (ep.Scheme != "amqp" && ep.Scheme != "amqps" && !ep.WebSocket()) || ep.Port == "" {
 			t.Fatalf("accepted %q as an incomplete endpoint %+v", s, ep)
+		}
+		if ep.Path != "" && (!ep.WebSocket() || !strings.HasPrefix(ep.Path, "/")) {
+			t.Fatalf("accepted %q with a path %q", s, ep.Path)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package amqtest
 
 import (
+	"strings"
 	"sync"
 	"testing"
 
@@ -55,6 +56,9 @@ func NewBroker(t testing.TB, opts ...Option) *Broker {
 		b.opts.TLSConfig = cfg.tls
 		b.scheme = "amqps"
 	}
+	if cfg.websocket {
+		b.scheme = strings.Replace(b.scheme, "amqp", "amqpws", 1)
+	}
 	if err := b.listen(b.scheme + "://127.0.0.1:0"); err != nil {
 		t.Fatalf("amqtest: %v", err)
 	}
@@ -73,7 +77,7 @@ func (b *Broker) listen(url string) error {
 }
 
 // URL returns the URL to dial: amqp://127.0.0.1:PORT (amqps:// with
-// WithTLS). It stays the same across Stop and Restart.
+// WithTLS, amqpws:// or amqpwss:// with WithWebSocket). It stays the same across Stop and Restart.
 func (b *Broker) URL() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()

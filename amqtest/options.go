@@ -14,6 +14,7 @@ type config struct {
 	users     map[string]string
 	anonymous *bool
 	tls       *tls.Config
+	websocket bool
 	broker    broker.Options
 }
 
@@ -40,6 +41,13 @@ func WithAnonymous(allow bool) Option {
 // starts with amqps://.
 func WithTLS(cfg *tls.Config) Option {
 	return func(c *config) { c.tls = cfg }
+}
+
+// WithWebSocket serves AMQP over WebSockets: URL then starts with
+// amqpws:// (amqpwss:// with WithTLS), for clients that go through
+// HTTP. Everything else is as over TCP.
+func WithWebSocket() Option {
+	return func(c *config) { c.websocket = true }
 }
 
 // WithMaxQueueMessages bounds the messages each node holds (see

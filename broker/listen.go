@@ -13,8 +13,9 @@ import (
 const capAnonymousRelay server.Symbol = "ANONYMOUS-RELAY"
 
 // Listen creates a broker and serves it on url ("amqp://HOST:PORT",
-// "amqps://HOST:PORT", or a bare form such as "0.0.0.0:5672" or "[::]";
-// see server.Listen; port 0 picks a free one, see URL). Server options
+// "amqps://HOST:PORT", "amqpws://HOST:PORT[/PATH]" and
+// "amqpwss://HOST:PORT[/PATH]" for AMQP over WebSockets, or a bare form
+// such as "0.0.0.0:5672" or "[::]"; see server.Listen; port 0 picks a free one, see URL). Server options
 // (TLS, users, anonymous access) come from opts.Server; its Handler is
 // replaced by the broker's, its Transactions is set (the broker
 // coordinates transactions), and ANONYMOUS-RELAY is added to its
@@ -22,19 +23,11 @@ const capAnonymousRelay server.Symbol = "ANONYMOUS-RELAY"
 // each message's "to"). Close stops the listener and the broker.
 func Listen(url string, opts *Options) (*Broker, error) {
 	b := New(opts)
-	var so server.Options
-	if opts != nil && opts.Server != nil {
-		so = *opts.Server
+	var so *server.Options
+	if opts != nil {
+		so = opts.Server
 	}
-	so.Handler = b.Handler()
-	so.Transactions = true
-	if !slices.Contains(so.OfferedCapabilities, capAnonymousRelay) {
-		so.OfferedCapabilities = append(slices.Clone(so.OfferedCapabilities), capAnonymousRelay)
-	}
-	if so.Logger == nil {
-		so.Logger = b.log
-	}
-	srv, err := server.Listen(url, &so)
+	srv, err := server.Listen(url, b.ServerOptions(so))
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +35,28 @@ func Listen(url string, opts *Options) (*Broker, error) {
 	b.srv = srv
 	b.lnMu.Unlock()
 	return b, nil
+}
+
+// ServerOptions returns a copy of so (nil: the defaults) that serves b, as
+// Listen sets it up: its Handler is b's, Transactions is set,
+// ANONYMOUS-RELAY is offered, and the Logger is b's when so has none.
+// With it, server.Listen serves b on more listeners than Listen's, such
+// as an amqpws:// one beside an amqp:// one; closing those servers is the
+// caller's business (Close closes only Listen's).
+func (b *Broker) ServerOptions(so *server.Options) *server.Options {
+	var out server.Options
+	if so != nil {
+		out = *so
+	}
+	out.Handler = b.Handler()
+	out.Transactions = true
+	if !slices.Contains(out.OfferedCapabilities, capAnonymousRelay) {
+		out.OfferedCapabilities = append(slices.Clone(out.OfferedCapabilities), capAnonymousRelay)
+	}
+	if out.Logger == nil {
+		out.Logger = b.log
+	}
+	return &out
 }
 
 // URL returns the URL clients dial to reach a broker started by Listen,

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ type Server struct {
 	eng    *engine.Config // what every connection runs with
 	ln     net.Listener
 	scheme string
+	path   string // amqpws(s): the path upgrades are taken on, or ""
 	useTLS bool
 
 	ctx    context.Context // cancelled by Close
@@ -47,12 +49,25 @@ type Server struct {
 // so "0.0.0.0" is every IPv4 address and not the IPv6 ones; "[::]" (or
 // "[::0]") listens on both, where the system allows it. opts may be nil; it
 // is copied.
+//
+// "amqpws://HOST:PORT[/PATH]" and "amqpwss://HOST:PORT[/PATH]" (amqpwss
+// requires opts.TLSConfig) serve AMQP over WebSockets (the OASIS AMQP
+// WebSocket Binding): an HTTP server on the port upgrades requests for
+// the WebSocket subprotocol "amqp" (others are refused with 400 Bad
+// Request) to AMQP connections, which are then served as over TCP, limits
+// and SASL included. With a path, only upgrades to that path are taken
+// (others get 404); without one, any path. The default ports are 80 and
+// 443. TLS is then HTTP's (https), so SASL EXTERNAL is not offered on
+// amqpwss.
 func Listen(rawURL string, opts *Options) (*Server, error) {
-	scheme, network, addr, err := parseListenURL(rawURL)
+	scheme, network, addr, path, err := parseListen(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	useTLS := scheme == "amqps"
+	if scheme == "amqpwss" && (opts == nil || opts.TLSConfig == nil) {
+		return nil, fmt.Errorf("server: amqpwss URL needs Options.TLSConfig")
+	}
+	useTLS := scheme == "amqps" || scheme == "amqpwss"
 	cfg, err := newConfig(opts, useTLS)
 	if err != nil {
 		return nil, err
@@ -61,17 +76,30 @@ func Listen(rawURL string, opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: listen on %s: %w", addr, err)
 	}
+	if isWebSocketScheme(scheme) {
+		var tlsCfg *tls.Config
+		if scheme == "amqpwss" {
+			tlsCfg = cfg.TLSConfig
+		}
+		return serveAt(newWSListener(ln, path, tlsCfg, cfg), scheme, path, cfg), nil
+	}
 	return serve(ln, scheme, cfg), nil
 }
 
 // serve serves the connections ln accepts. cfg is checked already.
 func serve(ln net.Listener, scheme string, cfg *config) *Server {
-	useTLS := scheme == "amqps"
+	return serveAt(ln, scheme, "", cfg)
+}
+
+// serveAt is serve for a listener whose URL has a path (amqpws).
+func serveAt(ln net.Listener, scheme, path string, cfg *config) *Server {
+	useTLS := scheme == "amqps" // amqpwss: TLS is the HTTP server's
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:         cfg,
 		ln:          ln,
 		scheme:      scheme,
+		path:        path,
 		useTLS:      useTLS,
 		ctx:         ctx,
 		cancel:      cancel,
@@ -111,25 +139,31 @@ func serve(ln net.Listener, scheme string, cfg *config) *Server {
 // its scheme, the network to listen on ("tcp4" for an IPv4 host: Go's
 // "tcp" would take 0.0.0.0 as IPv6 too) and host:port.
 func parseListenURL(rawURL string) (scheme, network, addr string, err error) {
+	scheme, network, addr, _, err = parseListen(rawURL)
+	return scheme, network, addr, err
+}
+
+// parseListen is parseListenURL, with the path of an amqpws(s) URL.
+func parseListen(rawURL string) (scheme, network, addr, path string, err error) {
 	if !strings.Contains(rawURL, "://") && rawURL != "" {
 		rawURL = "amqp://" + rawURL // the reference's bare forms
 	}
-	scheme, addr, err = parseURLForm(rawURL)
+	scheme, addr, path, err = parseURLForm(rawURL)
 	if err != nil {
-		return "", "", "", err
+		return "", "", "", "", err
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	network = "tcp"
 	if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
 		network = "tcp4"
 	}
-	return scheme, network, addr, nil
+	return scheme, network, addr, path, nil
 }
 
-func parseURLForm(rawURL string) (scheme, addr string, err error) {
+func parseURLForm(rawURL string) (scheme, addr, path string, err error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return "", "", fmt.Errorf("server: invalid listen URL %q: %w", rawURL, err)
+		return "", "", "", fmt.Errorf("server: invalid listen URL %q: %w", rawURL, err)
 	}
 	var defPort string
 	switch u.Scheme {
@@ -137,25 +171,37 @@ func parseURLForm(rawURL string) (scheme, addr string, err error) {
 		defPort = "5672"
 	case "amqps":
 		defPort = "5671"
+	case "amqpws":
+		defPort = "80"
+	case "amqpwss":
+		defPort = "443"
 	default:
-		return "", "", fmt.Errorf("server: invalid listen URL %q: scheme must be amqp or amqps", rawURL)
+		return "", "", "", fmt.Errorf("server: invalid listen URL %q: scheme must be amqp, amqps, amqpws or amqpwss", rawURL)
 	}
-	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return "", "", fmt.Errorf("server: invalid listen URL %q: only scheme://host:port is allowed", rawURL)
+	if isWebSocketScheme(u.Scheme) {
+		if p := u.EscapedPath(); p != "/" {
+			path = p
+		}
+		if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+			return "", "", "", fmt.Errorf("server: invalid listen URL %q: only scheme://host:port[/path] is allowed", rawURL)
+		}
+	} else if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", "", "", fmt.Errorf("server: invalid listen URL %q: only scheme://host:port is allowed (a path only with amqpws:// and amqpwss://)", rawURL)
 	}
 	host, port := u.Hostname(), u.Port()
 	if port == "" {
 		port = defPort
 	}
 	if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
-		return "", "", fmt.Errorf("server: invalid listen URL %q: bad port %q", rawURL, port)
+		return "", "", "", fmt.Errorf("server: invalid listen URL %q: bad port %q", rawURL, port)
 	}
-	return u.Scheme, net.JoinHostPort(host, port), nil
+	return u.Scheme, net.JoinHostPort(host, port), path, nil
 }
 
-// URL returns the URL clients dial, with the real port: amqp://127.0.0.1:PORT.
+// URL returns the URL clients dial, with the real port: amqp://127.0.0.1:PORT,
+// or amqpws://127.0.0.1:PORT/PATH for a WebSocket listener.
 func (s *Server) URL() string {
-	return s.scheme + "://" + s.ln.Addr().String()
+	return s.scheme + "://" + s.ln.Addr().String() + s.path
 }
 
 // Addr returns the listening address.

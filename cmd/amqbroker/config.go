@@ -20,7 +20,7 @@ var errHelp = errors.New("help requested")
 
 // config is the parsed command line.
 type config struct {
-	listen           string
+	listen           listenURLs
 	tlsCert, tlsKey  string
 	usersFile        string
 	user, password   string
@@ -38,6 +38,26 @@ type config struct {
 	pprof            string
 }
 
+// defaultListen is where amqbroker listens without -listen.
+const defaultListen = "amqp://127.0.0.1:5672"
+
+// listenURLs is the -listen flag: given several times, or with URLs
+// separated by commas, amqbroker listens on each (amqp:// and amqpws://
+// at once, say).
+type listenURLs []string
+
+func (l *listenURLs) String() string { return strings.Join(*l, ",") }
+
+func (l *listenURLs) Set(v string) error {
+	for u := range strings.SplitSeq(v, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			return errors.New("empty URL")
+		}
+		*l = append(*l, u)
+	}
+	return nil
+}
+
 // passwordEnv names the environment variable that may hold -user's
 // password: unlike a flag, it is not shown in the process list.
 const passwordEnv = "AMQBROKER_PASSWORD"
@@ -46,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var c config
 	fs := flag.NewFlagSet("amqbroker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.listen, "listen", "amqp://127.0.0.1:5672", "`URL` to listen on (amqp:// or amqps://; port 0 picks a free port)")
+	fs.Var(&c.listen, "listen", "`URL` to listen on: amqp://, amqps://, amqpws:// or amqpwss:// (AMQP over WebSockets, with an optional /path); port 0 picks a free port; repeat the flag or separate URLs with commas to listen on several (default "+defaultListen+")")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `FILE` for amqps://")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `FILE` for amqps://")
 	fs.StringVar(&c.usersFile, "users", "", "`FILE` of users, one user:password per line")
@@ -107,8 +127,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return nil, errors.New("-tls-cert and -tls-key go together")
 	}
-	if strings.HasPrefix(c.listen, "amqps://") && c.tlsCert == "" {
-		return nil, errors.New("an amqps:// -listen URL needs -tls-cert and -tls-key")
+	if len(c.listen) == 0 {
+		c.listen = listenURLs{defaultListen}
+	}
+	for _, u := range c.listen {
+		if (strings.HasPrefix(u, "amqps://") || strings.HasPrefix(u, "amqpwss://")) && c.tlsCert == "" {
+			return nil, fmt.Errorf("an %s -listen URL needs -tls-cert and -tls-key", u[:strings.Index(u, ":")+3])
+		}
 	}
 	if c.user == "" && c.usersFile == "" && !c.allowAnonymous {
 		return nil, errors.New("no users configured: give -users FILE or -user/-password, or -allow-anonymous to accept anonymous clients")

@@ -9,11 +9,16 @@
 //
 // Flags:
 //
-//	-listen URL              where to listen (default amqp://127.0.0.1:5672);
-//	                         port 0 picks a free port; amqps:// needs
-//	                         -tls-cert and -tls-key
-//	-tls-cert FILE           PEM certificate chain for amqps://
-//	-tls-key FILE            PEM private key for amqps://
+//	-listen URL              where to listen (default amqp://127.0.0.1:5672):
+//	                         amqp://, amqps://, or amqpws:// and
+//	                         amqpwss:// for AMQP over WebSockets (with an
+//	                         optional /path); port 0 picks a free port;
+//	                         amqps:// and amqpwss:// need -tls-cert and
+//	                         -tls-key. Repeat the flag, or separate URLs
+//	                         with commas, to serve the broker on several
+//	                         listeners at once
+//	-tls-cert FILE           PEM certificate chain for amqps:// and amqpwss://
+//	-tls-key FILE            PEM private key for amqps:// and amqpwss://
 //	-users FILE              users, one "user:password" per line
 //	                         (blank lines and lines starting with # ignored)
 //	-user NAME               one more user, whose password comes from
@@ -59,9 +64,12 @@
 // a broker holding many messages could grow to twice their size before
 // collecting (GOMEMLIMIT is honoured as usual).
 //
-// Once listening, amqbroker prints exactly one line on standard output,
+// Once listening, amqbroker prints one line on standard output per
+// listener, in the order of the -listen URLs (exactly one line with a
+// single -listen),
 //
 //	listening on amqp://HOST:PORT
+//	listening on amqpws://HOST:PORT/PATH
 //
 // with the real port, so that scripts can start it on port 0 and read where
 // it is. Logs go to standard error. SIGINT or SIGTERM stops it cleanly

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/amqgo/amq/broker"
+	"github.com/amqgo/amq/server"
 )
 
 // The garbage collector's target when GOGC is not set. A broker's heap is
@@ -156,14 +157,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Info("pprof listening", "addr", ln.Addr().String())
 		go func() { _ = http.Serve(ln, nil) }()
 	}
-	b, err := broker.Listen(cfg.listen, opts)
+	b, err := broker.Listen(cfg.listen[0], opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "amqbroker: %v\n", err)
 		return 1
 	}
+	// The other listeners serve the same broker, with the same options.
+	var more []*server.Server
+	closeMore := func() {
+		for _, srv := range more {
+			if err := srv.Close(); err != nil {
+				log.Error("shutdown", "url", srv.URL(), "error", err)
+			}
+		}
+	}
+	for _, u := range cfg.listen[1:] {
+		srv, err := server.Listen(u, b.ServerOptions(opts.Server))
+		if err != nil {
+			fmt.Fprintf(stderr, "amqbroker: %v\n", err)
+			closeMore()
+			_ = b.Close()
+			return 1
+		}
+		more = append(more, srv)
+	}
 	fmt.Fprintf(stdout, "listening on %s\n", b.URL())
+	for _, srv := range more {
+		fmt.Fprintf(stdout, "listening on %s\n", srv.URL())
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
+	closeMore()
 	if err := b.Close(); err != nil {
 		log.Error("shutdown", "error", err)
 		return 1

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	amqp "github.com/Azure/go-amqp"
+	"github.com/coder/websocket"
 )
 
 func buildBinary(t *testing.T) string {
@@ -31,6 +32,17 @@ func buildBinary(t *testing.T) string {
 // standard output.
 func start(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
 	t.Helper()
+	cmd, urls, stderr := startListeners(t, bin, 1, args...)
+	if !strings.HasPrefix(urls[0], "amqp://127.0.0.1:") {
+		t.Fatalf("first line for %q", urls[0])
+	}
+	return cmd, urls[0], stderr
+}
+
+// startListeners runs the binary and returns it with the URLs of the n
+// lines it prints, one per listener.
+func startListeners(t *testing.T, bin string, n int, args ...string) (*exec.Cmd, []string, *bytes.Buffer) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -42,15 +54,20 @@ func start(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *bytes.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the listening line: %v (stderr: %s)", err, stderr.String())
+	br := bufio.NewReader(stdout)
+	var urls []string
+	for range n {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the listening lines: %v (stderr: %s)", err, stderr.String())
+		}
+		url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+		if !ok || strings.Contains(url, ":0/") || strings.HasSuffix(url, ":0") {
+			t.Fatalf("line %q", line)
+		}
+		urls = append(urls, url)
 	}
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	if !ok || !strings.HasPrefix(url, "amqp://127.0.0.1:") || strings.HasSuffix(url, ":0") {
-		t.Fatalf("first line %q", line)
-	}
-	return cmd, url, &stderr
+	return cmd, urls, &stderr
 }
 
 func roundTrip(t *testing.T, url string, opts *amqp.ConnOptions) {
@@ -141,6 +158,68 @@ func TestAmqbroker(t *testing.T) {
 	})
 }
 
+// amqbroker listens on amqp:// and amqpws:// at once, for one broker,
+// and prints a line for each.
+func TestAmqbrokerTwoListeners(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	cmd, urls, stderr := startListeners(t, bin, 2, "-listen", "amqp://127.0.0.1:0", "-listen", "amqpws://127.0.0.1:0/amqp", "-allow-anonymous")
+	if !strings.HasPrefix(urls[0], "amqp://127.0.0.1:") || !strings.HasPrefix(urls[1], "amqpws://127.0.0.1:") || !strings.HasSuffix(urls[1], "/amqp") {
+		t.Fatalf("URLs %q", urls)
+	}
+	roundTrip(t, urls[0], &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+
+	// A message sent over TCP is received over the WebSocket.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tcp, err := amqp.Dial(ctx, urls[0], &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	s, err := tcp.NewSession(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := s.NewSender(ctx, "across", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Send(ctx, amqp.NewMessage([]byte("to the WebSocket")), nil); err != nil {
+		t.Fatal(err)
+	}
+	wc, _, err := websocket.Dial(ctx, strings.Replace(urls[1], "amqpws:", "http:", 1), &websocket.DialOptions{Subprotocols: []string{"amqp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := amqp.NewConn(ctx, websocket.NetConn(context.Background(), wc, websocket.MessageBinary), &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	s2, err := ws.NewSession(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s2.NewReceiver(ctx, "across", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Receive(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.GetData()) != "to the WebSocket" {
+		t.Fatalf("got %q", m.GetData())
+	}
+	if err := r.AcceptMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	stopAndCheck(t, cmd, stderr)
+}
+
 func TestParseFlags(t *testing.T) {
 	var sink bytes.Buffer
 	for _, args := range [][]string{
@@ -154,8 +233,20 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 	c, err := parseFlags([]string{"-user", "a", "-password", "b", "-max-queue-messages", "5"}, &sink)
-	if err != nil || c.listen != "amqp://127.0.0.1:5672" || c.maxQueueMessages != 5 {
+	if err != nil || c.listen.String() != "amqp://127.0.0.1:5672" || c.maxQueueMessages != 5 {
 		t.Fatalf("%+v %v", c, err)
+	}
+	c, err = parseFlags([]string{"-allow-anonymous", "-listen", "amqp://h:1,amqpws://h:2/ws", "-listen", "amqpws://h:3"}, &sink)
+	if err != nil || c.listen.String() != "amqp://h:1,amqpws://h:2/ws,amqpws://h:3" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for _, args := range [][]string{
+		{"-allow-anonymous", "-listen", "amqp://h:1,"},
+		{"-allow-anonymous", "-listen", "amqp://h:1", "-listen", "amqpwss://h:2"},
+	} {
+		if _, err := parseFlags(args, &sink); err == nil {
+			t.Errorf("parseFlags(%q) succeeded", args)
+		}
 	}
 }
 

@@ -27,10 +27,13 @@ const maxSize = 1 << 20
 // parser; a real connect.json has three or four.
 const maxBrackets = 1000
 
-// Default ports of the two schemes (reference 6.1).
+// Default ports of the schemes (reference 6.1; 80 and 443 for AMQP over
+// WebSockets, amq's extension).
 const (
-	portAMQP  = 5672
-	portAMQPS = 5671
+	portAMQP    = 5672
+	portAMQPS   = 5671
+	portAMQPWS  = 80
+	portAMQPWSS = 443
 )
 
 // File is a connect.json with every default applied: what a client needs to
@@ -38,14 +41,20 @@ const (
 type File struct {
 	// Path is where the file was read from.
 	Path string
-	// Scheme is "amqp" or "amqps". Default "amqps", the reference's
-	// default when a configuration file is in use.
+	// Scheme is "amqp", "amqps", or (amq's extension) "amqpws" or
+	// "amqpwss" for AMQP over WebSockets. Default "amqps", the
+	// reference's default when a configuration file is in use.
 	Scheme string
 	// Host is the host name or IP address, IPv6 without brackets.
 	// Default "localhost".
 	Host string
-	// Port is 1-65535. Default 5671 for amqps, 5672 for amqp.
+	// Port is 1-65535. Default 5671 for amqps, 5672 for amqp, 80 for
+	// amqpws, 443 for amqpwss.
 	Port int
+	// HTTPPath is the key "path" (amq's extension): the HTTP path of the
+	// WebSocket upgrade, for amqpws and amqpwss only; it starts with "/".
+	// Empty for none.
+	HTTPPath string
 	// User is the user name; HasUser reports that one was given (an empty
 	// string counts as none, as in the reference).
 	User string
@@ -89,10 +98,10 @@ type TLSConfig struct {
 }
 
 // URL returns the connection URL the file describes,
-// scheme://host:port, with an IPv6 host in brackets. It holds no
+// scheme://host:port[/path], with an IPv6 host in brackets. It holds no
 // credentials, so it is safe to log.
 func (f *File) URL() string {
-	u := url.URL{Scheme: f.Scheme, Host: net.JoinHostPort(f.Host, strconv.Itoa(f.Port))}
+	u := url.URL{Scheme: f.Scheme, Host: net.JoinHostPort(f.Host, strconv.Itoa(f.Port)), Path: f.HTTPPath}
 	return u.String()
 }
 

@@ -229,9 +229,9 @@ var errorCases = []struct {
 	// values
 	{"tls.cert without tls.key", "{\"tls\": {\n  \"cert\": \"c.pem\"\n}}", 2, 11, "tls.cert is set but tls.key is not"},
 	{"tls.key without tls.cert", `{"tls": {"key": "k.pem", "cert": ""}}`, 1, 17, "tls.key is set but tls.cert is not"},
-	{"scheme http", `{"scheme": "http"}`, 1, 12, `scheme "http" is not supported (want "amqp" or "amqps")`},
-	{"scheme with colon slashes", `{"scheme": "amqps://u:SECRETPW@h"}`, 1, 12, `scheme must be "amqp" or "amqps"`},
-	{"scheme empty", `{"scheme": ""}`, 1, 12, `scheme must be "amqp" or "amqps"`},
+	{"scheme http", `{"scheme": "http"}`, 1, 12, `scheme "http" is not supported (want "amqp", "amqps", "amqpws" or "amqpwss")`},
+	{"scheme with colon slashes", `{"scheme": "amqps://u:SECRETPW@h"}`, 1, 12, `scheme must be "amqp", "amqps", "amqpws" or "amqpwss"`},
+	{"scheme empty", `{"scheme": ""}`, 1, 12, `scheme must be "amqp", "amqps", "amqpws" or "amqpwss"`},
 	{"port 0", `{"port": 0}`, 1, 10, "port 0 is out of range (1-65535)"},
 	{"port 65536", `{"port": 65536}`, 1, 10, "port 65536 is out of range"},
 	{"port negative", `{"port": -5672}`, 1, 10, "port -5672 is out of range"},

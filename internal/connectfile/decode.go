@@ -17,7 +17,7 @@ import (
 // The keys of reference 13.3, by section. Keys are matched exactly, as
 // Proton's dictionary look-ups match them.
 var (
-	rootKeys = []string{"scheme", "host", "port", "user", "password", "sasl", "tls"}
+	rootKeys = []string{"scheme", "host", "port", "path", "user", "password", "sasl", "tls"}
 	saslKeys = []string{"enabled", "mechanisms", "allow_insecure"}
 	tlsKeys  = []string{"cert", "key", "ca", "verify"}
 )
@@ -46,6 +46,7 @@ func (d *decoder) file(root *hujson.Value) (*File, error) {
 		return nil, d.errorAt(root.StartOffset, "the file must hold a JSON object ({ ... }), not %s", kindName(root.Value))
 	}
 	var password string
+	pathAt := -1
 	err := d.object(root, "", rootKeys, func(key string, v *hujson.Value) error {
 		var err error
 		switch key {
@@ -55,6 +56,9 @@ func (d *decoder) file(root *hujson.Value) (*File, error) {
 			f.Host, err = d.host(v)
 		case "port":
 			f.Port, err = d.port(v)
+		case "path":
+			f.HTTPPath, err = d.httpPath(v)
+			pathAt = v.StartOffset
 		case "user":
 			f.User, err = d.string(v, key)
 		case "password":
@@ -69,10 +73,20 @@ func (d *decoder) file(root *hujson.Value) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	ws := f.Scheme == "amqpws" || f.Scheme == "amqpwss"
+	if pathAt >= 0 && !ws {
+		return nil, d.errorAt(pathAt, "path is only for the schemes \"amqpws\" and \"amqpwss\" (AMQP over WebSockets), not %q", f.Scheme)
+	}
 	if f.Port == 0 {
-		f.Port = portAMQPS
-		if f.Scheme == "amqp" {
+		switch f.Scheme {
+		case "amqp":
 			f.Port = portAMQP
+		case "amqpws":
+			f.Port = portAMQPWS
+		case "amqpwss":
+			f.Port = portAMQPWSS
+		default:
+			f.Port = portAMQPS
 		}
 	}
 	// Proton tests both with Python truthiness: an empty user is no user,
@@ -206,15 +220,35 @@ func (d *decoder) scheme(v *hujson.Value) (string, error) {
 		return "", err
 	}
 	switch l := strings.ToLower(s); l {
-	case "amqp", "amqps":
+	case "amqp", "amqps", "amqpws", "amqpwss":
 		return l, nil
 	}
 	// Quote the value only when it looks like a scheme, not like a URL
 	// with credentials in it.
 	if s == "" || len(s) > 16 || strings.Trim(strings.ToLower(s), "abcdefghijklmnopqrstuvwxyz0123456789+-.") != "" {
-		return "", d.errorAt(v.StartOffset, "scheme must be \"amqp\" or \"amqps\"")
+		return "", d.errorAt(v.StartOffset, "scheme must be \"amqp\", \"amqps\", \"amqpws\" or \"amqpwss\"")
 	}
-	return "", d.errorAt(v.StartOffset, "scheme %q is not supported (want \"amqp\" or \"amqps\")", s)
+	return "", d.errorAt(v.StartOffset, "scheme %q is not supported (want \"amqp\", \"amqps\", \"amqpws\" or \"amqpwss\")", s)
+}
+
+// httpPath accepts the HTTP path of an amqpws(s) URL: it starts with "/" and
+// holds no query, fragment or control character. "/" alone is no path.
+// Errors do not quote the value, which could be a URL pasted whole.
+func (d *decoder) httpPath(v *hujson.Value) (string, error) {
+	p, err := d.string(v, "path")
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return "", d.errorAt(v.StartOffset, "path must start with \"/\"")
+	case strings.ContainsAny(p, "?#\\ ") || strings.IndexFunc(p, notPrintable) >= 0:
+		return "", d.errorAt(v.StartOffset, "path must be a URL path, without spaces, query (?) or fragment (#)")
+	}
+	if p == "/" {
+		return "", nil
+	}
+	return p, nil
 }
 
 // host accepts a host name, an IPv4 address or an IPv6 address with or

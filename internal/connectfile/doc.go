@@ -28,9 +28,10 @@
 // typo such as "usr" or "verfy" cannot go unnoticed:
 //
 //	key                 type                 default      meaning
-//	scheme              string               "amqps"      "amqp" for cleartext, "amqps" for TLS
+//	scheme              string               "amqps"      "amqp" for cleartext, "amqps" for TLS; "amqpws", "amqpwss" (amq's extension)
 //	host                string               "localhost"  host name or IP address (IPv6 with or without brackets)
 //	port                number or string     by scheme    1-65535, or "amqp" (5672) / "amqps" (5671)
+//	path                string               "/"          amqpws and amqpwss only (amq's extension): the HTTP path
 //	user                string               none         user name for authentication
 //	password            string               none         password; used only together with user
 //	sasl.enabled        boolean              true         false skips the SASL layer altogether
@@ -41,10 +42,16 @@
 //	tls.ca              string               none         CA certificate file or directory
 //	tls.verify          boolean              true         require a valid server certificate matching the host
 //
-// The default port is 5671 for amqps and 5672 for amqp. An empty string for
+// The default port is 5671 for amqps, 5672 for amqp, 80 for amqpws and 443
+// for amqpwss. An empty string for
 // user, password, a mechanism list or a tls file counts as absent, as the
 // reference treats it. File names are used as written: a relative one is
 // relative to the process's working directory, not to the file.
+//
+// The schemes amqpws and amqpwss (AMQP over WebSockets, plain and over
+// TLS) and the key path, the HTTP path of their upgrade request (starting
+// with "/"), are amq's extension: Proton knows only amqp and amqps, and
+// refuses a file with them. A path with amqp or amqps is an error.
 //
 // Two keys differ from Qpid Proton Python 0.37: sasl.allow_insecure is
 // listed in the reference's table but ignored by Proton, while amq honours

@@ -1,0 +1,186 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/coder/websocket"
+)
+
+// wsSubprotocol is the WebSocket subprotocol of AMQP (the OASIS AMQP
+// WebSocket Binding 1.0).
+const wsSubprotocol = "amqp"
+
+// wsListener is a net.Listener over an HTTP server: each WebSocket
+// upgrade to the amqp subprotocol that the server accepts is one
+// connection of Accept, a stream of bytes as from a TCP socket, so that
+// the accept loop and the engine serve it as any other (MaxConnections,
+// MaxHandshakes, the handshake timeout and SASL all apply). For amqpwss,
+// TLS is under HTTP: the HTTP server does it, not the engine.
+type wsListener struct {
+	tcp   net.Listener
+	path  string // the path upgrades are accepted on; "" for any
+	http  *http.Server
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+// newWSListener serves WebSocket upgrades on tcp. tlsCfg is nil for
+// amqpws.
+func newWSListener(tcp net.Listener, path string, tlsCfg *tls.Config, cfg *config) *wsListener {
+	l := &wsListener{
+		tcp:   tcp,
+		path:  path,
+		conns: make(chan net.Conn),
+		done:  make(chan struct{}),
+	}
+	// The request that upgrades must come within the handshake timeout
+	// (the AMQP handshake then gets a timeout of its own).
+	headerTimeout := cfg.handshakeTimeout
+	if headerTimeout <= 0 {
+		headerTimeout = DefaultHandshakeTimeout
+	}
+	l.http = &http.Server{
+		Handler:           l,
+		ReadHeaderTimeout: headerTimeout,
+		IdleTimeout:       headerTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          log.New(slogWriter{cfg.Logger}, "", 0),
+	}
+	inner := tcp
+	if tlsCfg != nil {
+		tc := tlsCfg.Clone()
+		tc.NextProtos = []string{"http/1.1"} // no HTTP/2: it cannot upgrade
+		inner = tls.NewListener(tcp, tc)
+	}
+	go func() { _ = l.http.Serve(inner) }()
+	return l
+}
+
+// ServeHTTP upgrades a request to the amqp subprotocol and hands the
+// connection to Accept.
+func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if l.path != "" && r.URL.EscapedPath() != l.path {
+		http.NotFound(w, r)
+		return
+	}
+	// A client that does not ask for amqp is refused before the upgrade
+	// (the binding requires the subprotocol): upgraded, it would speak
+	// something else.
+	if isUpgrade(r) && !offersSubprotocol(r, wsSubprotocol) {
+		http.Error(w, `this is an AMQP endpoint: the WebSocket subprotocol must be "amqp"`, http.StatusBadRequest)
+		return
+	}
+	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols: []string{wsSubprotocol},
+		// The origin check guards cookie-authenticated sites against
+		// pages of other origins; AMQP authenticates inside the stream,
+		// with SASL, so a browser client of any origin is let in.
+		InsecureSkipVerify: true,
+	})
+	if err != nil {
+		return // Accept has answered the request
+	}
+	// The connection outlives the request (and its context): NetConn's
+	// context lasts as long as the connection, which Close ends.
+	nc := &wsServerConn{Conn: websocket.NetConn(context.Background(), wc, websocket.MessageBinary)}
+	select {
+	case l.conns <- nc:
+	case <-l.done:
+		_ = wc.CloseNow()
+	}
+}
+
+// isUpgrade reports whether r asks for a WebSocket; websocket.Accept
+// answers the others with 426 Upgrade Required.
+func isUpgrade(r *http.Request) bool {
+	return headerHasToken(r, "Upgrade", "websocket")
+}
+
+// offersSubprotocol reports whether the upgrade request lists proto in
+// Sec-WebSocket-Protocol (comma-separated, possibly over several headers).
+// Names are compared ignoring case, as websocket.Accept compares them.
+func offersSubprotocol(r *http.Request, proto string) bool {
+	return headerHasToken(r, "Sec-WebSocket-Protocol", proto)
+}
+
+// headerHasToken reports whether the comma-separated values of header
+// key hold token, ignoring case.
+func headerHasToken(r *http.Request, key, token string) bool {
+	for _, h := range r.Header.Values(key) {
+		for p := range strings.SplitSeq(h, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Accept returns the next upgraded connection.
+func (l *wsListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops the HTTP server and the TCP listener; upgraded connections
+// are the engine's, and stay open.
+func (l *wsListener) Close() error {
+	err := net.ErrClosed
+	l.once.Do(func() {
+		close(l.done)
+		err = l.http.Close()
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	})
+	return err
+}
+
+// Addr is the TCP listener's address.
+func (l *wsListener) Addr() net.Addr { return l.tcp.Addr() }
+
+// wsServerConn is an accepted WebSocket as a net.Conn. Its Close does not
+// wait for the peer: websocket.NetConn's Close sends a close frame and then
+// waits up to seconds for the peer's, and the accept loop closes
+// connections (beyond MaxConnections, or evicted beyond MaxHandshakes)
+// that a peer may well leave unanswered. The handshake finishes on a
+// goroutine of its own, bounded by the library's timeouts.
+type wsServerConn struct {
+	net.Conn
+	once sync.Once
+}
+
+func (c *wsServerConn) Close() error {
+	err := net.ErrClosed
+	c.once.Do(func() {
+		err = nil
+		go func() { _ = c.Conn.Close() }()
+	})
+	return err
+}
+
+// slogWriter sends the HTTP server's error log (failed TLS handshakes,
+// malformed requests) to the server's logger at debug level: they are
+// the peers' faults.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Debug("amqp websocket listener: " + strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// isWebSocketScheme reports whether scheme is amqpws or amqpwss.
+func isWebSocketScheme(scheme string) bool { return scheme == "amqpws" || scheme == "amqpwss" }

@@ -1,0 +1,125 @@
+package amq
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+)
+
+// wsSubprotocol is the WebSocket subprotocol of AMQP, as the OASIS
+// AMQP WebSocket Binding (AMQP-WSB) 1.0 names it: the client asks for it
+// in the upgrade request and the server must choose it.
+const wsSubprotocol = "amqp"
+
+// WebSocketOptions configures connections to amqpws:// and amqpwss://
+// URLs: AMQP over WebSockets (AMQP-WSB 1.0), for networks that let only
+// HTTP through. TLS (ConnectOptions.TLS, for amqpwss), SASL, reconnect and
+// failover work as over TCP.
+type WebSocketOptions struct {
+	// Header holds extra headers of the HTTP upgrade request, such as an
+	// Authorization a gateway in front of the broker wants. The headers
+	// of the WebSocket handshake itself (Upgrade, Connection,
+	// Sec-WebSocket-Key, -Version and -Protocol) are the client's: values
+	// given here are replaced.
+	Header http.Header
+	// Proxy chooses the HTTP proxy of a connection, as
+	// http.Transport.Proxy does: a nil URL (and nil error) connects
+	// directly. nil: http.ProxyFromEnvironment, that is HTTPS_PROXY for
+	// amqpwss, HTTP_PROXY for amqpws, and NO_PROXY, as net/http does.
+	// http.ProxyURL(u) names one proxy. An amqpwss connection goes
+	// through the proxy with CONNECT; an amqpws one asks the proxy for
+	// the upgrade as for any http request.
+	Proxy func(*http.Request) (*url.URL, error) `json:"-"`
+}
+
+// errWSSubprotocol: the server upgraded the connection without choosing
+// the amqp subprotocol, which the binding requires.
+var errWSSubprotocol = errors.New(`the server did not choose the WebSocket subprotocol "amqp": is this an AMQP WebSocket endpoint?`)
+
+// dialWebSocket opens the WebSocket of an amqpws or amqpwss endpoint and
+// returns it as a stream of bytes: AMQP frames may span WebSocket
+// messages, and a message may hold several frames (peers cut the stream
+// where they like), so the engine reads it as it reads a TCP socket. tlsCfg is nil for amqpws.
+func dialWebSocket(ctx context.Context, cfg *connectConfig, ep endpoint, tlsCfg *tls.Config) (net.Conn, error) {
+	proxy := cfg.WebSocket.Proxy
+	if proxy == nil {
+		proxy = http.ProxyFromEnvironment
+	}
+	var raw atomic.Pointer[net.Conn] // the TCP connection, for its addresses
+	var d net.Dialer
+	tr := &http.Transport{
+		Proxy: proxy,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err == nil {
+				raw.Store(&c)
+			}
+			return c, err
+		},
+		// The upgrade needs HTTP/1.1: a custom dialler and TLS
+		// configuration keep HTTP/2 off, and so does NextProtos.
+		DisableKeepAlives: true,
+	}
+	if tlsCfg != nil {
+		tc := tlsCfg.Clone()
+		tc.NextProtos = []string{"http/1.1"}
+		tr.TLSClientConfig = tc
+	}
+	defer tr.CloseIdleConnections()
+
+	httpScheme := "http"
+	if tlsCfg != nil {
+		httpScheme = "https"
+	}
+	target := (&url.URL{Scheme: httpScheme, Host: ep.Addr()}).String() + ep.Path
+	wc, _, err := websocket.Dial(ctx, target, &websocket.DialOptions{
+		HTTPClient:   &http.Client{Transport: tr},
+		HTTPHeader:   cfg.WebSocket.Header,
+		Subprotocols: []string{wsSubprotocol},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if wc.Subprotocol() != wsSubprotocol {
+		_ = wc.CloseNow()
+		return nil, errWSSubprotocol
+	}
+	// The connection outlives ctx, which bounds the dial only: NetConn's
+	// context must last as long as the connection, and its Close ends it.
+	// NetConn lifts the library's limit on the size of a message: the
+	// bytes are streamed, and the engine bounds frames itself.
+	nc := websocket.NetConn(context.Background(), wc, websocket.MessageBinary)
+	wsc := &wsConn{Conn: nc}
+	if p := raw.Load(); p != nil {
+		wsc.local, wsc.remote = (*p).LocalAddr(), (*p).RemoteAddr()
+	}
+	return wsc, nil
+}
+
+// wsConn is a dialled WebSocket as a net.Conn, with the addresses of the
+// TCP connection under it (websocket.NetConn knows none for a dialled
+// connection): those of the proxy when there is one.
+type wsConn struct {
+	net.Conn
+	local, remote net.Addr
+}
+
+func (c *wsConn) LocalAddr() net.Addr {
+	if c.local != nil {
+		return c.local
+	}
+	return c.Conn.LocalAddr()
+}
+
+func (c *wsConn) RemoteAddr() net.Addr {
+	if c.remote != nil {
+		return c.remote
+	}
+	return c.Conn.RemoteAddr()
+}
