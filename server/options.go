@@ -140,8 +140,9 @@ type Options struct {
 	// (protocol headers, TLS, SASL, open): a new connection beyond it
 	// closes the oldest of them, so that sockets opened and left idle
 	// cannot hold every place (or every file descriptor) until
-	// HandshakeTimeout and lock clients out. 0: DefaultMaxHandshakes;
-	// negative: no limit.
+	// HandshakeTimeout and lock clients out. On an amqpws(s) listener it
+	// also caps, separately, the sockets whose WebSocket upgrade is not
+	// done yet. 0: DefaultMaxHandshakes; negative: no limit.
 	MaxHandshakes int
 
 	// MaxLinks caps the links one connection may have attached at a time,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -31,16 +32,27 @@ type wsListener struct {
 	conns chan net.Conn
 	done  chan struct{}
 	once  sync.Once
+
+	// Connections not yet upgraded, oldest first, at most maxPending:
+	// the HTTP server takes every socket, so without a bound idle ones
+	// would hold file descriptors until the header timeout, as they would
+	// before the AMQP handshake (MaxHandshakes).
+	maxPending int
+	logger     *slog.Logger
+	pendingMu  sync.Mutex
+	pending    []net.Conn
 }
 
 // newWSListener serves WebSocket upgrades on tcp. tlsCfg is nil for
 // amqpws.
 func newWSListener(tcp net.Listener, path string, tlsCfg *tls.Config, cfg *config) *wsListener {
 	l := &wsListener{
-		tcp:   tcp,
-		path:  path,
-		conns: make(chan net.Conn),
-		done:  make(chan struct{}),
+		tcp:        tcp,
+		path:       path,
+		conns:      make(chan net.Conn),
+		done:       make(chan struct{}),
+		maxPending: cfg.MaxHandshakes,
+		logger:     cfg.Logger,
 	}
 	// The request that upgrades must come within the handshake timeout
 	// (the AMQP handshake then gets a timeout of its own).
@@ -54,6 +66,7 @@ func newWSListener(tcp net.Listener, path string, tlsCfg *tls.Config, cfg *confi
 		IdleTimeout:       headerTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          log.New(slogWriter{cfg.Logger}, "", 0),
+		ConnState:         l.connState,
 	}
 	inner := tcp
 	if tlsCfg != nil {
@@ -63,6 +76,32 @@ func newWSListener(tcp net.Listener, path string, tlsCfg *tls.Config, cfg *confi
 	}
 	go func() { _ = l.http.Serve(inner) }()
 	return l
+}
+
+// connState keeps the list of connections not yet upgraded; a new one
+// beyond maxPending closes the oldest. A WebSocket client sends its
+// upgrade request at once, so the oldest is the likeliest to be idle.
+func (l *wsListener) connState(c net.Conn, state http.ConnState) {
+	var evict net.Conn
+	l.pendingMu.Lock()
+	switch state {
+	case http.StateNew:
+		l.pending = append(l.pending, c)
+		if l.maxPending > 0 && len(l.pending) > l.maxPending {
+			evict = l.pending[0]
+			l.pending = slices.Delete(l.pending, 0, 1)
+		}
+	case http.StateHijacked, http.StateClosed:
+		if i := slices.Index(l.pending, c); i >= 0 {
+			l.pending = slices.Delete(l.pending, i, i+1)
+		}
+	}
+	l.pendingMu.Unlock()
+	if evict != nil {
+		l.logger.Warn("amqp websocket listener closed a connection not yet upgraded: MaxHandshakes reached",
+			"remote", evict.RemoteAddr().String())
+		_ = evict.Close()
+	}
 }
 
 // ServeHTTP upgrades a request to the amqp subprotocol and hands the

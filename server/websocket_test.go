@@ -115,3 +115,41 @@ func TestWebSocketServerLimits(t *testing.T) {
 		t.Fatalf("status %d for another path", resp.StatusCode)
 	}
 }
+
+// Sockets that never send their upgrade request are bounded as AMQP
+// handshakes are: beyond MaxHandshakes the oldest is closed, so idle
+// sockets cannot hold file descriptors until the header timeout and lock
+// clients out.
+func TestWebSocketIdleBeforeUpgradeBounded(t *testing.T) {
+	const max = 2
+	srv, err := Listen("amqpws://127.0.0.1:0", &Options{AllowAnonymous: true, MaxHandshakes: max})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	addr := strings.TrimPrefix(srv.URL(), "amqpws://")
+	idle := make([]net.Conn, max+1)
+	for i := range idle {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		idle[i] = c
+	}
+	// The third made the listener close the first.
+	_ = idle[0].SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound, not a wait
+	if _, err := idle[0].Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the oldest socket not yet upgraded: read %v, want EOF", err)
+	}
+	// A client gets through at once, evicting the next oldest.
+	c, err := amqp.NewConn(testCtx(t), wsDial(t, srv), &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	_ = idle[1].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := idle[1].Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the next oldest socket: read %v, want EOF", err)
+	}
+}
