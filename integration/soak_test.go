@@ -88,6 +88,10 @@ type soakCase struct {
 	// durable sends the messages durable, for a broker fault that keeps
 	// only those (a crash).
 	durable bool
+	// scheme is the clients' URL scheme through the proxy, which forwards
+	// bytes whatever they carry: "amqpws" for AMQP over WebSockets; ""
+	// for amqp.
+	scheme string
 	// receiverDirect: the receiving client bypasses the proxy, so cuts hit
 	// only the sender. Needed where the broker pre-settles what it sends
 	// (a cut then loses what was in flight to the receiver, by design).
@@ -108,6 +112,22 @@ func TestSoakReconnect(t *testing.T) {
 			},
 			brokerFault: func(context.Context) error {
 				embedded.Restart() // keeps queued messages
+				return nil
+			},
+			brokerFaultName: "broker restarts",
+		},
+		{
+			// The same over WebSockets: the proxy cuts the TCP connections
+			// under them (issue 19: failover over amqpws, nothing lost).
+			name:   "embedded-ws",
+			scheme: "amqpws",
+			peer: func(t *testing.T) (*Peer, string) {
+				embedded = amqtest.NewBroker(t, amqtest.WithMaxQueueMessages(-1), amqtest.WithWebSocket())
+				p := &Peer{Name: "embedded-ws", URL: embedded.URL(), Addr: embedded.URL(), Queue: func(n string) string { return n }}
+				return p, strings.TrimPrefix(embedded.URL(), "amqpws://")
+			},
+			brokerFault: func(context.Context) error {
+				embedded.Restart()
 				return nil
 			},
 			brokerFaultName: "broker restarts",
@@ -191,11 +211,15 @@ func soak(t *testing.T, sc soakCase, p *Peer, backend string) {
 	const total = soakGoroutines * soakEach
 
 	var sendOut, recvOut outageLog
-	sc1 := amqDial(t, p, proxy.URL(), func(o *amq.ConnectOptions) {
+	proxyURL := proxy.URL()
+	if sc.scheme != "" {
+		proxyURL = sc.scheme + "://" + proxy.Addr()
+	}
+	sc1 := amqDial(t, p, proxyURL, func(o *amq.ConnectOptions) {
 		o.Reconnect = soakReconnect()
 		o.OnStateChange = sendOut.record
 	})
-	recvURL := proxy.URL()
+	recvURL := proxyURL
 	if sc.receiverDirect {
 		recvURL = p.Addr
 	}
