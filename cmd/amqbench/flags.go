@@ -74,7 +74,8 @@ end-to-end latency percentiles and the CPU time the process spent per message.
 
 -url self means the embedded broker (package broker), started in this process
 on a loopback port: a peer-to-peer run with no external service. Any other
-value is a peer's amqp:// or amqps:// URL; RabbitMQ wants -address /queue/NAME
+value is a peer's amqp://, amqps://, amqpws:// or amqpwss:// URL (the last two:
+AMQP over WebSockets, engine amq); RabbitMQ wants -address /queue/NAME
 and -user guest -password guest.
 
 -engine amq runs the workload on this module's client (its own engine);
@@ -141,14 +142,18 @@ func (c *config) validate() error {
 		if err != nil {
 			return fmt.Errorf("-url: %v", err)
 		}
-		if u.Scheme != "amqp" && u.Scheme != "amqps" {
-			return fmt.Errorf("-url %q: the scheme must be amqp or amqps (or give -url self for the embedded broker)", c.url)
+		webSocket := u.Scheme == "amqpws" || u.Scheme == "amqpwss"
+		if u.Scheme != "amqp" && u.Scheme != "amqps" && !webSocket {
+			return fmt.Errorf("-url %q: the scheme must be amqp, amqps, amqpws or amqpwss (or give -url self for the embedded broker)", redact(c.url))
+		}
+		if webSocket && c.engine != "amq" {
+			return fmt.Errorf("-url %q: -engine %s has no WebSocket transport (go-amqp dials TCP only); amqpws and amqpwss need -engine amq", redact(c.url), c.engine)
 		}
 		if u.Hostname() == "" {
 			return fmt.Errorf("-url %q: no host", c.url)
 		}
-		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return fmt.Errorf("-url %q: a path or query is not allowed (the node goes in -address)", redact(c.url))
+		if (u.Path != "" && u.Path != "/" && !webSocket) || u.RawQuery != "" {
+			return fmt.Errorf("-url %q: a path or query is not allowed (the node goes in -address; only amqpws and amqpwss URLs have a path, their HTTP path)", redact(c.url))
 		}
 		if u.User != nil {
 			if c.user == "" {
@@ -157,7 +162,9 @@ func (c *config) validate() error {
 			}
 			u.User = nil
 		}
-		u.Path = ""
+		if !webSocket {
+			u.Path = ""
+		}
 		c.url = u.String()
 	}
 	if c.address == "" {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/amqgo/amq/amqtest"
 )
 
 // TestMain lets the tests run the program's main in a child process.
@@ -212,6 +214,22 @@ func TestUnreachablePeer(t *testing.T) {
 	}
 }
 
+// AMQP over WebSockets: the URL keeps its path, the HTTP path.
+func TestWebSocketURL(t *testing.T) {
+	b := amqtest.NewBroker(t, amqtest.WithWebSocket())
+	cfg := testConfig(t, "-url", b.URL(), "-duration", "200ms")
+	if cfg.url != b.URL() {
+		t.Fatalf("url %q, want %q", cfg.url, b.URL())
+	}
+	r, _ := runJSON(t, cfg)
+	if r.Sent == 0 || r.Received != r.Sent || r.Error != "" {
+		t.Fatalf("%+v", r)
+	}
+	if cfg, err := parseFlags([]string{"-url", "amqpws://u:p@localhost:8080/broker/amqp"}, io.Discard); err != nil || cfg.url != "amqpws://localhost:8080/broker/amqp" || cfg.user != "u" {
+		t.Fatalf("parseFlags: %v, url %q, user %q", err, cfg.url, cfg.user)
+	}
+}
+
 func TestFlags(t *testing.T) {
 	bad := [][]string{
 		{"-size", "23"},
@@ -225,6 +243,8 @@ func TestFlags(t *testing.T) {
 		{"-url", "http://localhost"},
 		{"-url", "amqp://"},
 		{"-url", "amqp://localhost/queue"},
+		{"-url", "amqpws://localhost/amqp", "-engine", "goamqp"},
+		{"-url", "amqpws://localhost/amqp?x=1"},
 		{"-address", ""},
 		{"-password", "x"},
 		{"-chaos", "-engine", "raw"},
