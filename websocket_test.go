@@ -76,6 +76,16 @@ func TestWebSocketTLS(t *testing.T) {
 	var cve *tls.CertificateVerificationError
 	require.ErrorAs(t, err, &cve)
 
+	// A client certificate verified by the https handshake under the
+	// WebSocket authenticates with SASL EXTERNAL, as over amqps.
+	var logs syncBuffer
+	c = dial(t, b.URL(), &amq.ConnectOptions{
+		TLS:    amq.TLSOptions{CA: pki.caFile, Cert: pki.clientCert, Key: pki.clientKey},
+		Logger: slogTo(&logs),
+	})
+	require.NoError(t, c.Send(testCtx(t), amq.NewMessage("as carol").SetTo("wss-q")))
+	assert.Contains(t, logs.String(), "sasl=EXTERNAL")
+
 	// A plain WebSocket to the TLS port gets no AMQP.
 	_, err = amq.Dial(testCtx(t), strings.Replace(b.URL(), "amqpwss:", "amqpws:", 1), nil)
 	require.Error(t, err)

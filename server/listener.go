@@ -57,8 +57,8 @@ type Server struct {
 // Request) to AMQP connections, which are then served as over TCP, limits
 // and SASL included. With a path, only upgrades to that path are taken
 // (others get 404); without one, any path. The default ports are 80 and
-// 443. TLS is then HTTP's (https), so SASL EXTERNAL is not offered on
-// amqpwss.
+// 443. On amqpwss TLS is HTTP's (https); a client certificate it
+// verified serves SASL EXTERNAL as on amqps.
 func Listen(rawURL string, opts *Options) (*Server, error) {
 	scheme, network, addr, path, err := parseListen(rawURL)
 	if err != nil {

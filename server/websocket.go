@@ -131,6 +131,10 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The connection outlives the request (and its context): NetConn's
 	// context lasts as long as the connection, which Close ends.
 	nc := &wsServerConn{Conn: websocket.NetConn(context.Background(), wc, websocket.MessageBinary)}
+	if r.TLS != nil {
+		st := *r.TLS
+		nc.tlsState = &st
+	}
 	select {
 	case l.conns <- nc:
 	case <-l.done:
@@ -199,8 +203,13 @@ func (l *wsListener) Addr() net.Addr { return l.tcp.Addr() }
 // goroutine of its own, bounded by the library's timeouts.
 type wsServerConn struct {
 	net.Conn
-	once sync.Once
+	once     sync.Once
+	tlsState *tls.ConnectionState // amqpwss: the https request's
 }
+
+// TLSConnectionState is the TLS under the WebSocket (amqpwss), for SASL
+// EXTERNAL and Conn.TLSState; nil for amqpws.
+func (c *wsServerConn) TLSConnectionState() *tls.ConnectionState { return c.tlsState }
 
 func (c *wsServerConn) Close() error {
 	err := net.ErrClosed

@@ -19,6 +19,14 @@ func protoHeader(id uint8) []byte { return []byte{'A', 'M', 'Q', 'P', id, 1, 0, 
 // the one we want instead (§2.2: reply with the supported header and close).
 var errHeaderRefused = errors.New("amqp: protocol header refused")
 
+// TLSBeneath is a connection whose TLS was done beneath it before the
+// engine got it: an AMQP WebSocket upgraded from an https request. Its
+// state (nil when there is no TLS) stands for the engine's own, so that
+// SASL EXTERNAL and the handler see the client's certificate.
+type TLSBeneath interface {
+	TLSConnectionState() *tls.ConnectionState
+}
+
 // handshake takes the connection from accept to an exchanged open: TLS,
 // protocol headers, SASL, open. It bounds all of it by HandshakeTimeout.
 func (c *Conn) handshake() error {
@@ -39,6 +47,11 @@ func (c *Conn) handshake() error {
 		c.mu.Lock()
 		c.nc = tc
 		c.tlsState = &st
+		c.mu.Unlock()
+	} else if tb, ok := c.nc.(TLSBeneath); ok {
+		st := tb.TLSConnectionState()
+		c.mu.Lock()
+		c.tlsState = st
 		c.mu.Unlock()
 	}
 	c.br = bufio.NewReaderSize(c.nc, 32*1024)
