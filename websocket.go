@@ -65,6 +65,9 @@ func dialWebSocket(ctx context.Context, cfg *connectConfig, ep endpoint, tlsCfg 
 		// The upgrade needs HTTP/1.1: a custom dialler and TLS
 		// configuration keep HTTP/2 off, and so does NextProtos.
 		DisableKeepAlives: true,
+		// A peer's answer to the upgrade is a few hundred bytes; net/http
+		// would read up to 10 MiB of headers.
+		MaxResponseHeaderBytes: 64 << 10,
 	}
 	if tlsCfg != nil {
 		tc := tlsCfg.Clone()

@@ -366,3 +366,14 @@ func TestWebSocketConnectFile(t *testing.T) {
 	assert.Equal(t, b.URL(), c.URL())
 	require.NoError(t, c.Send(ctx, amq.NewMessage("configured").SetTo("q")))
 }
+
+// A peer that answers the upgrade with endless headers gets an error, not
+// the client's memory.
+func TestWebSocketHugeResponseHeaders(t *testing.T) {
+	addr := httpServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Big", strings.Repeat("a", 1<<20))
+		w.WriteHeader(http.StatusSwitchingProtocols)
+	}))
+	_, err := amq.Dial(testCtx(t), "amqpws://"+addr, nil)
+	require.ErrorContains(t, err, "exceeded")
+}
