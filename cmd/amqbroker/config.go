@@ -32,6 +32,7 @@ type config struct {
 	maxConnections   int
 	maxHandshakes    int
 	maxLinks         int
+	maxSessions      int
 	maxMessageSize   uint64
 	handshakeTimeout time.Duration
 	verbose          bool
@@ -79,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&c.maxTotalBytes, "max-total-bytes", 0, "bound on the bytes of the messages all nodes hold together (0: default 1 GiB; -1: none)")
 	fs.IntVar(&c.maxConnections, "max-connections", 0, fmt.Sprintf("bound on the live connections, handshakes included (0: default %d; -1: none)", server.DefaultMaxConnections))
 	fs.IntVar(&c.maxHandshakes, "max-handshakes", 0, fmt.Sprintf("bound on the connections still in their handshake; a new one beyond it closes the oldest (0: default %d; -1: none)", server.DefaultMaxHandshakes))
+	fs.IntVar(&c.maxSessions, "max-sessions", 0, fmt.Sprintf("bound on the sessions one connection may begin, 1 to 65536 (0: default %d)", int(server.DefaultChannelMax)+1))
 	fs.IntVar(&c.maxLinks, "max-links", 0, fmt.Sprintf("bound on the links one connection has attached (0: default %d; -1: none)", server.DefaultMaxLinks))
 	fs.Uint64Var(&c.maxMessageSize, "max-message-size", 0, fmt.Sprintf("largest message taken, in bytes (0: default %d)", server.DefaultMaxMessageSize))
 	fs.DurationVar(&c.handshakeTimeout, "handshake-timeout", 0, fmt.Sprintf("time a connection has from accept to open (0: default %v; -1s: none)", server.DefaultHandshakeTimeout))
@@ -169,6 +171,12 @@ func (c *config) brokerOptions(log *slog.Logger) (*broker.Options, error) {
 	}
 	so.MaxConnections, so.MaxHandshakes = c.maxConnections, c.maxHandshakes
 	so.MaxLinks, so.MaxMessageSize = c.maxLinks, c.maxMessageSize
+	switch {
+	case c.maxSessions < 0 || c.maxSessions > 1<<16:
+		return nil, fmt.Errorf("-max-sessions %d: must be between 1 and 65536 (0: the default)", c.maxSessions)
+	case c.maxSessions > 0:
+		so.ChannelMax = uint16(c.maxSessions - 1) // channels 0 to ChannelMax
+	}
 	so.HandshakeTimeout = c.handshakeTimeout
 	return &broker.Options{
 		MaxQueueMessages: c.maxQueueMessages,

@@ -40,6 +40,8 @@
 //	-max-connections N       bound on the live connections, those still
 //	                         in their handshake included (default 4096;
 //	                         -1: none)
+//	-max-sessions N          bound on the sessions one connection may
+//	                         begin, 1 to 65536 (default 256)
 //	-max-links N             bound on the links one connection has
 //	                         attached (default 1024; -1: none)
 //	-max-message-size N      largest message taken, in bytes, counted as

@@ -338,7 +338,7 @@ func TestPasswordSources(t *testing.T) {
 func TestLimitFlags(t *testing.T) {
 	var sink bytes.Buffer
 	c, err := parseFlags([]string{"-allow-anonymous", "-max-connections", "7", "-max-handshakes", "9", "-max-links", "-1",
-		"-max-message-size", "2048", "-handshake-timeout", "3s"}, &sink)
+		"-max-message-size", "2048", "-handshake-timeout", "3s", "-max-sessions", "16"}, &sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,8 +347,17 @@ func TestLimitFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	so := opts.Server
-	if so.MaxConnections != 7 || so.MaxHandshakes != 9 || so.MaxLinks != -1 || so.MaxMessageSize != 2048 || so.HandshakeTimeout != 3*time.Second {
+	if so.MaxConnections != 7 || so.MaxHandshakes != 9 || so.MaxLinks != -1 || so.MaxMessageSize != 2048 || so.HandshakeTimeout != 3*time.Second || so.ChannelMax != 15 {
 		t.Fatalf("server options %+v", so)
+	}
+	for _, bad := range []string{"-1", "65537"} {
+		c, err := parseFlags([]string{"-allow-anonymous", "-max-sessions", bad}, &sink)
+		if err == nil {
+			_, err = c.brokerOptions(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		}
+		if err == nil || !strings.Contains(err.Error(), "-max-sessions") {
+			t.Errorf("-max-sessions %s: %v", bad, err)
+		}
 	}
 }
 
