@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sync/atomic"
 
+	"github.com/amqgo/amq/internal/wsnet"
 	"github.com/coder/websocket"
 )
 
@@ -93,12 +94,8 @@ func dialWebSocket(ctx context.Context, cfg *connectConfig, ep endpoint, tlsCfg 
 		_ = wc.CloseNow()
 		return nil, errWSSubprotocol
 	}
-	// The connection outlives ctx, which bounds the dial only: NetConn's
-	// context must last as long as the connection, and its Close ends it.
-	// NetConn lifts the library's limit on the size of a message: the
-	// bytes are streamed, and the engine bounds frames itself.
-	nc := websocket.NetConn(context.Background(), wc, websocket.MessageBinary)
-	wsc := &wsConn{Conn: nc}
+	// The connection outlives ctx, which bounds the dial only.
+	wsc := &wsConn{Conn: wsnet.New(wc)}
 	if p := raw.Load(); p != nil {
 		wsc.local, wsc.remote = (*p).LocalAddr(), (*p).RemoteAddr()
 	}

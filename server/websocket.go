@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"log"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/amqgo/amq/internal/wsnet"
 	"github.com/coder/websocket"
 )
 
@@ -128,9 +128,8 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered the request
 	}
-	// The connection outlives the request (and its context): NetConn's
-	// context lasts as long as the connection, which Close ends.
-	nc := &wsServerConn{Conn: websocket.NetConn(context.Background(), wc, websocket.MessageBinary)}
+	// The connection outlives the request (and its context).
+	nc := &wsServerConn{Conn: wsnet.New(wc)}
 	if r.TLS != nil {
 		st := *r.TLS
 		nc.tlsState = &st
