@@ -388,6 +388,9 @@ func TestInterop(t *testing.T) {
 		t.Run(probe.Name, func(t *testing.T) {
 			eachPeer(t, func(t *testing.T, p *Peer) {
 				cl := mk(t)
+				if cl.prefix == "proton" {
+					p.Require(t, FeatProtonClients)
+				}
 				url := p.URL
 				t.Run(cl.Name+"-to-go", func(t *testing.T) {
 					ctx := testCtx(t, 90*time.Second)

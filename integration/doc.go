@@ -6,7 +6,14 @@
 // and 0.40 (the reference's own send.py and receive.py in peers/reference,
 // a type matrix, an interop client, a transactional client in
 // peers/proton_tx.py), Qpid JMS (peers/jms), rhea, and amq's own embedded
-// broker.
+// broker. AMQP over WebSockets (amqpws://, websocket_test.go) is tested
+// against Artemis's acceptor, across transports (in over a WebSocket, out
+// over TCP and the other way), and with rhea's WebSocket client (npm ws)
+// through Artemis and the embedded broker, both ways, and a rhea server on
+// ws. The embedded broker over WebSockets is a peer of its own,
+// embedded-ws, that every per-peer test runs against (raw go-amqp through
+// rawDial's WebSocket), and the reconnect soak runs over amqpws:// against
+// it and against Artemis (embedded-ws, artemis-ws).
 //
 // The tests carry the build tag "integration":
 //

@@ -63,6 +63,9 @@ const (
 	// FeatTransactions: the broker has a transaction coordinator (AMQP 1.0
 	// chapter 4, local transactions), so amq's Client.Begin works.
 	FeatTransactions Feature = "local transactions"
+	// FeatProtonClients: Qpid Proton's clients (C and Python) can reach
+	// the broker: they speak AMQP over TCP only, so not over WebSockets.
+	FeatProtonClients Feature = "Proton clients"
 )
 
 // Peer is one broker the suite runs against, with what it can't do.
@@ -129,7 +132,9 @@ func missing(t testing.TB, what string, err error) {
 }
 
 // peerNames is the order of the broker table.
-var peerNames = []string{"rabbitmq", "artemis", "proton-c", "proton-python", "embedded"}
+// embedded-ws is the embedded broker over WebSockets (amqpws://): the
+// whole suite runs over them too.
+var peerNames = []string{"rabbitmq", "artemis", "proton-c", "proton-python", "embedded", "embedded-ws"}
 
 // eachPeer runs fn as a subtest per broker; a peer that can't be had skips
 // or fails only its own subtest.
@@ -158,8 +163,11 @@ var (
 
 func getPeer(t testing.TB, name string) *Peer {
 	t.Helper()
-	if name == "embedded" {
+	switch name {
+	case "embedded":
 		return embeddedPeer(t) // one per test, in-process
+	case "embedded-ws":
+		return embeddedWSPeer(t)
 	}
 	peersMu.Lock()
 	lp := peers[name]
@@ -558,9 +566,13 @@ func startProtonPython() (*Peer, error) {
 
 func embeddedPeer(t testing.TB) *Peer {
 	t.Helper()
-	b := amqtest.NewBroker(t)
+	return embeddedPeerOn(amqtest.NewBroker(t), "embedded")
+}
+
+// embeddedPeerOn is the Peer of an embedded broker b.
+func embeddedPeerOn(b *amqtest.Broker, name string) *Peer {
 	return &Peer{
-		Name:      "embedded",
+		Name:      name,
 		URL:       b.URL(),
 		Addr:      b.URL(),
 		Queue:     func(n string) string { return n },
@@ -572,6 +584,29 @@ func embeddedPeer(t testing.TB) *Peer {
 		},
 		ipv6: func() (string, error) { return "", errors.New("IPv4 only") },
 	}
+}
+
+// embeddedWSPeer is the embedded broker serving AMQP over WebSockets
+// (amqpws://); raw go-amqp reaches it through rawDial.
+func embeddedWSPeer(t testing.TB) *Peer {
+	t.Helper()
+	p := embeddedPeerOn(amqtest.NewBroker(t, amqtest.WithWebSocket()), "embedded-ws")
+	p.Missing[FeatProtonClients] = "Qpid Proton has no WebSocket transport"
+	return p
+}
+
+// proxyURL is the URL of proxy (a faultproxy, which forwards bytes) for a
+// client of p: p's scheme, so amqpws for a peer over WebSockets.
+func (p *Peer) proxyURL(proxyAddr string) string {
+	scheme, _, _ := strings.Cut(p.Addr, "://")
+	return scheme + "://" + proxyAddr
+}
+
+// backendAddr is p's host:port, what a fault proxy forwards to.
+func (p *Peer) backendAddr() string {
+	_, hp, _ := strings.Cut(p.Addr, "://")
+	hp, _, _ = strings.Cut(hp, "/")
+	return hp
 }
 
 // ---- interop clients -------------------------------------------------------

@@ -11,7 +11,7 @@ peer are listed under "other". Prints Markdown.
 import re
 import sys
 
-PEERS = ["rabbitmq", "artemis", "proton-c", "proton-python", "embedded", "embedded-ws"]
+PEERS = ["rabbitmq", "artemis", "proton-c", "proton-python", "embedded", "embedded-ws", "artemis-ws"]
 RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \(")
 RUN = re.compile(r"^=== (?:RUN|CONT|PAUSE|NAME)\s+(\S+)")
 LOG = re.compile(r"^\s+\S+_test\.go:\d+: (.*)")

@@ -23,6 +23,7 @@ func TestReferenceExamples(t *testing.T) {
 		t.Run(pp.Name, func(t *testing.T) {
 			python := pp.interpreter(t)
 			eachPeer(t, func(t *testing.T, p *Peer) {
+				p.Require(t, FeatProtonClients)
 				t.Run("send.py-to-go", func(t *testing.T) {
 					ctx := testCtx(t, time.Minute)
 					addr := p.Queue(uniqueName(t))

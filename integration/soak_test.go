@@ -167,6 +167,32 @@ func TestSoakReconnect(t *testing.T) {
 			durable:         true,
 		},
 		{
+			// Artemis over its acceptor's WebSocket side: cuts of the TCP
+			// connections under the WebSockets, kill -9 and restarts.
+			name:   "artemis-ws",
+			scheme: "amqpws",
+			peer: func(t *testing.T) (*Peer, string) {
+				a, err := newArtemis("soak-ws", artemisConfig{})
+				if err == nil {
+					err = a.start()
+				}
+				if err != nil {
+					missing(t, "artemis", err)
+				}
+				t.Cleanup(a.stop)
+				soakArtemis = a
+				p := artemisPeer(a)
+				p.Name = "artemis-ws"
+				return p, fmt.Sprintf("127.0.0.1:%d", a.amqpPort)
+			},
+			brokerFault: func(context.Context) error {
+				soakArtemis.kill()
+				return soakArtemis.start()
+			},
+			brokerFaultName: "kill -9 and restarts",
+			durable:         true,
+		},
+		{
 			name: "rabbitmq",
 			peer: func(t *testing.T) (*Peer, string) {
 				p := getPeer(t, "rabbitmq")

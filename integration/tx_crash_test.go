@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -98,9 +97,9 @@ func TestTxConnectionCut(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		proxy := faultproxy.Start(t, strings.TrimPrefix(p.Addr, "amqp://"))
+		proxy := faultproxy.Start(t, p.backendAddr())
 		states := newStateLog()
-		c := amqDial(t, p, proxy.URL(), func(o *amq.ConnectOptions) {
+		c := amqDial(t, p, p.proxyURL(proxy.Addr()), func(o *amq.ConnectOptions) {
 			fastReconnect(o)
 			states.watch(o)
 		})

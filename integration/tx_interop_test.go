@@ -73,6 +73,7 @@ func TestTxInteropProton(t *testing.T) {
 		t.Run(pp.Name, func(t *testing.T) {
 			eachPeer(t, func(t *testing.T, p *Peer) {
 				p.Require(t, FeatTransactions)
+				p.Require(t, FeatProtonClients)
 				cl := protonTx(t, pp)
 
 				// Proton declares, sends n durable messages in the

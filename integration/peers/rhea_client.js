@@ -14,7 +14,11 @@
 // Exit status 0 only when all COUNT messages went through; a deadline
 // (--timeout, 60 s by default) fails the run instead of hanging.
 //
-// rhea is resolved through NODE_PATH (the harness points it at
+// URL is amqp://[user:pass@]host[:port], or amqpws://… (amqpwss://…) with
+// an optional path for AMQP over a WebSocket (ws:// or wss://, subprotocol
+// "amqp"), which needs the npm package ws.
+//
+// rhea (and ws) are resolved through NODE_PATH (the harness points it at
 // integration/.peers/node_modules).
 'use strict';
 
@@ -48,6 +52,17 @@ const opts = {
 if (u.username) {
   opts.username = decodeURIComponent(u.username);
   opts.password = decodeURIComponent(u.password);
+}
+if (u.protocol === 'amqpws:' || u.protocol === 'amqpwss:') {
+  // AMQP over a WebSocket: the same AMQP (and SASL) bytes, carried in
+  // binary WebSocket messages; the upgrade asks for subprotocol "amqp".
+  // The credentials stay out of the ws URL (they go in SASL).
+  const tls = u.protocol === 'amqpwss:';
+  const port = u.port ? u.port : (tls ? '443' : '80');
+  // u.hostname keeps the brackets of an IPv6 literal.
+  const wsURL = (tls ? 'wss://' : 'ws://') + u.hostname + ':' + port + (u.pathname || '/') + u.search;
+  opts.port = parseInt(port, 10);
+  opts.connection_details = rhea.websocket_connect(require('ws'))(wsURL, ['amqp']);
 }
 
 const container = rhea.create_container();
