@@ -32,9 +32,9 @@ func ConnectConfigPaths() []string { return connectfile.SearchPaths() }
 // sasl.mechanisms, sasl.enabled, sasl.allow_insecure, tls.cert, tls.key,
 // tls.ca, tls.verify. As an extension of the reference, scheme may be
 // amqpws or amqpwss (AMQP over WebSockets, default ports 80 and 443),
-// and the key path gives their HTTP path. Errors name the file, line and column; unknown keys
-// are errors, so that a typo is not silently ignored. The password never
-// appears in an error.
+// and the key path gives their HTTP path. Errors name the file, line and
+// column; unknown keys are errors, so that a typo is not silently
+// ignored. The password never appears in an error.
 func LoadConnectConfig(path string) (*ConnectConfig, error) {
 	f, err := connectfile.Load(path)
 	if err != nil {

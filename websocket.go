@@ -13,11 +13,6 @@ import (
 	"github.com/coder/websocket"
 )
 
-// wsSubprotocol is the WebSocket subprotocol of AMQP, as the OASIS
-// AMQP WebSocket Binding (AMQP-WSB) 1.0 names it: the client asks for it
-// in the upgrade request and the server must choose it.
-const wsSubprotocol = "amqp"
-
 // WebSocketOptions configures connections to amqpws:// and amqpwss://
 // URLs: AMQP over WebSockets (AMQP-WSB 1.0), for networks that let only
 // HTTP through. TLS (ConnectOptions.TLS, for amqpwss), SASL, reconnect and
@@ -46,7 +41,8 @@ var errWSSubprotocol = errors.New(`the server did not choose the WebSocket subpr
 // dialWebSocket opens the WebSocket of an amqpws or amqpwss endpoint and
 // returns it as a stream of bytes: AMQP frames may span WebSocket
 // messages, and a message may hold several frames (peers cut the stream
-// where they like), so the engine reads it as it reads a TCP socket. tlsCfg is nil for amqpws.
+// where they like), so the engine reads it as it reads a TCP socket.
+// tlsCfg is nil for amqpws.
 func dialWebSocket(ctx context.Context, cfg *connectConfig, ep endpoint, tlsCfg *tls.Config) (net.Conn, error) {
 	proxy := cfg.WebSocket.Proxy
 	if proxy == nil {
@@ -70,27 +66,25 @@ func dialWebSocket(ctx context.Context, cfg *connectConfig, ep endpoint, tlsCfg 
 		// would read up to 10 MiB of headers.
 		MaxResponseHeaderBytes: 64 << 10,
 	}
+	httpScheme := "http"
 	if tlsCfg != nil {
+		httpScheme = "https"
 		tc := tlsCfg.Clone()
 		tc.NextProtos = []string{"http/1.1"}
 		tr.TLSClientConfig = tc
 	}
 	defer tr.CloseIdleConnections()
 
-	httpScheme := "http"
-	if tlsCfg != nil {
-		httpScheme = "https"
-	}
 	target := (&url.URL{Scheme: httpScheme, Host: ep.Addr()}).String() + ep.Path
 	wc, _, err := websocket.Dial(ctx, target, &websocket.DialOptions{
 		HTTPClient:   &http.Client{Transport: tr},
 		HTTPHeader:   cfg.WebSocket.Header,
-		Subprotocols: []string{wsSubprotocol},
+		Subprotocols: []string{wsnet.Subprotocol},
 	})
 	if err != nil {
 		return nil, err
 	}
-	if wc.Subprotocol() != wsSubprotocol {
+	if wc.Subprotocol() != wsnet.Subprotocol {
 		_ = wc.CloseNow()
 		return nil, errWSSubprotocol
 	}

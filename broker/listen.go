@@ -15,8 +15,9 @@ const capAnonymousRelay server.Symbol = "ANONYMOUS-RELAY"
 // Listen creates a broker and serves it on url ("amqp://HOST:PORT",
 // "amqps://HOST:PORT", "amqpws://HOST:PORT[/PATH]" and
 // "amqpwss://HOST:PORT[/PATH]" for AMQP over WebSockets, or a bare form
-// such as "0.0.0.0:5672" or "[::]"; see server.Listen; port 0 picks a free one, see URL). Server options
-// (TLS, users, anonymous access) come from opts.Server; its Handler is
+// such as "0.0.0.0:5672" or "[::]"; see server.Listen; port 0 picks a
+// free one, see URL). Server options (TLS, users, anonymous access) come
+// from opts.Server; its Handler is
 // replaced by the broker's, its Transactions is set (the broker
 // coordinates transactions), and ANONYMOUS-RELAY is added to its
 // OfferedCapabilities (the broker routes a link with no target address by

@@ -79,8 +79,8 @@ func (o *outageLog) figures() (reconnects, forced int, longest time.Duration) {
 // soakCase is one broker and the fault it can take besides a cut.
 type soakCase struct {
 	name string
-	// peer returns the broker and the host:port the fault proxy forwards to.
-	peer func(t *testing.T) (*Peer, string)
+	// peer returns the broker; the fault proxy forwards to its address.
+	peer func(t *testing.T) *Peer
 	// brokerFault, if set, replaces the cut at two of the fault points; it
 	// returns an error when the fault could not be applied.
 	brokerFault     func(ctx context.Context) error
@@ -88,118 +88,91 @@ type soakCase struct {
 	// durable sends the messages durable, for a broker fault that keeps
 	// only those (a crash).
 	durable bool
-	// scheme is the clients' URL scheme through the proxy, which forwards
-	// bytes whatever they carry: "amqpws" for AMQP over WebSockets; ""
-	// for amqp.
-	scheme string
 	// receiverDirect: the receiving client bypasses the proxy, so cuts hit
 	// only the sender. Needed where the broker pre-settles what it sends
 	// (a cut then loses what was in flight to the receiver, by design).
 	receiverDirect bool
 }
 
-// TestSoakReconnect is issue 4's proof against real brokers.
+// embeddedSoak is the embedded broker's case, its broker fault a restart
+// that keeps queued messages; with WebSocket, over amqpws:// (the proxy
+// cuts the TCP connections under the WebSockets).
+func embeddedSoak(name string, webSocket bool) soakCase {
+	var b *amqtest.Broker
+	return soakCase{
+		name: name,
+		peer: func(t *testing.T) *Peer {
+			opts := []amqtest.Option{amqtest.WithMaxQueueMessages(-1)}
+			if webSocket {
+				opts = append(opts, amqtest.WithWebSocket())
+			}
+			b = amqtest.NewBroker(t, opts...)
+			return &Peer{Name: name, URL: b.URL(), Addr: b.URL(), Queue: func(n string) string { return n }}
+		},
+		brokerFault: func(context.Context) error {
+			b.Restart()
+			return nil
+		},
+		brokerFaultName: "broker restarts",
+	}
+}
+
+// artemisSoak is an Artemis instance of its own, which the broker fault
+// kills with SIGKILL and starts again on the same journal and port; with
+// webSocket, reached over amqpws:// on the same acceptor.
+func artemisSoak(name string, webSocket bool) soakCase {
+	var a *artemisBroker
+	return soakCase{
+		name: name,
+		peer: func(t *testing.T) *Peer {
+			var err error
+			a, err = newArtemis(name, artemisConfig{})
+			if err == nil {
+				err = a.start()
+			}
+			if err != nil {
+				missing(t, "artemis", err)
+			}
+			t.Cleanup(a.stop)
+			p := artemisPeer(a)
+			if webSocket {
+				p.Name, p.Addr = name, "amqpws://"+strings.TrimPrefix(p.Addr, "amqp://")
+			}
+			return p
+		},
+		brokerFault: func(context.Context) error {
+			a.kill()
+			return a.start()
+		},
+		brokerFaultName: "kill -9 and restarts",
+		durable:         true,
+	}
+}
+
+// TestSoakReconnect is issue 4's proof against real brokers, and issue
+// 19's over WebSockets (embedded-ws, artemis-ws).
 func TestSoakReconnect(t *testing.T) {
-	var embedded *amqtest.Broker
-	var soakArtemis *artemisBroker
 	cases := []soakCase{
-		{
-			name: "embedded",
-			peer: func(t *testing.T) (*Peer, string) {
-				embedded = amqtest.NewBroker(t, amqtest.WithMaxQueueMessages(-1))
-				p := &Peer{Name: "embedded", URL: embedded.URL(), Addr: embedded.URL(), Queue: func(n string) string { return n }}
-				return p, strings.TrimPrefix(embedded.URL(), "amqp://")
-			},
-			brokerFault: func(context.Context) error {
-				embedded.Restart() // keeps queued messages
-				return nil
-			},
-			brokerFaultName: "broker restarts",
-		},
-		{
-			// The same over WebSockets: the proxy cuts the TCP connections
-			// under them (issue 19: failover over amqpws, nothing lost).
-			name:   "embedded-ws",
-			scheme: "amqpws",
-			peer: func(t *testing.T) (*Peer, string) {
-				embedded = amqtest.NewBroker(t, amqtest.WithMaxQueueMessages(-1), amqtest.WithWebSocket())
-				p := &Peer{Name: "embedded-ws", URL: embedded.URL(), Addr: embedded.URL(), Queue: func(n string) string { return n }}
-				return p, strings.TrimPrefix(embedded.URL(), "amqpws://")
-			},
-			brokerFault: func(context.Context) error {
-				embedded.Restart()
-				return nil
-			},
-			brokerFaultName: "broker restarts",
-		},
+		embeddedSoak("embedded", false),
+		embeddedSoak("embedded-ws", true),
 		{
 			name: "proton-c",
-			peer: func(t *testing.T) (*Peer, string) {
-				p := getPeer(t, "proton-c")
-				return p, strings.TrimPrefix(p.Addr, "amqp://")
-			},
+			peer: func(t *testing.T) *Peer { return getPeer(t, "proton-c") },
 			// The example broker keeps nothing across a restart and sends
 			// pre-settled: cuts only, between the sender and the broker.
 			receiverDirect:  true,
 			brokerFaultName: "broker faults (cuts only)",
 		},
-		{
-			name: "artemis",
-			// An instance of its own, which the broker fault kills with
-			// SIGKILL and starts again on the same journal and port.
-			peer: func(t *testing.T) (*Peer, string) {
-				a, err := newArtemis("soak", artemisConfig{})
-				if err == nil {
-					err = a.start()
-				}
-				if err != nil {
-					missing(t, "artemis", err)
-				}
-				t.Cleanup(a.stop)
-				soakArtemis = a
-				return artemisPeer(a), fmt.Sprintf("127.0.0.1:%d", a.amqpPort)
-			},
-			brokerFault: func(context.Context) error {
-				soakArtemis.kill()
-				return soakArtemis.start()
-			},
-			brokerFaultName: "kill -9 and restarts",
-			durable:         true,
-		},
-		{
-			// Artemis over its acceptor's WebSocket side: cuts of the TCP
-			// connections under the WebSockets, kill -9 and restarts.
-			name:   "artemis-ws",
-			scheme: "amqpws",
-			peer: func(t *testing.T) (*Peer, string) {
-				a, err := newArtemis("soak-ws", artemisConfig{})
-				if err == nil {
-					err = a.start()
-				}
-				if err != nil {
-					missing(t, "artemis", err)
-				}
-				t.Cleanup(a.stop)
-				soakArtemis = a
-				p := artemisPeer(a)
-				p.Name = "artemis-ws"
-				return p, fmt.Sprintf("127.0.0.1:%d", a.amqpPort)
-			},
-			brokerFault: func(context.Context) error {
-				soakArtemis.kill()
-				return soakArtemis.start()
-			},
-			brokerFaultName: "kill -9 and restarts",
-			durable:         true,
-		},
+		artemisSoak("artemis", false),
+		artemisSoak("artemis-ws", true),
 		{
 			name: "rabbitmq",
-			peer: func(t *testing.T) (*Peer, string) {
+			peer: func(t *testing.T) *Peer {
 				p := getPeer(t, "rabbitmq")
 				if _, err := exec.LookPath("rabbitmqctl"); err != nil {
 					missing(t, "rabbitmqctl", err)
 				}
-				return p, strings.TrimPrefix(p.Addr, "amqp://")
+				return p
 			},
 			// Measured (frame trace, RabbitMQ 3.10.8): close_all_connections
 			// does not close an AMQP 1.0 connection. RabbitMQ ends sessions
@@ -224,23 +197,19 @@ func TestSoakReconnect(t *testing.T) {
 			if testing.Short() {
 				t.Skip("soak test: skipped with -short")
 			}
-			p, backend := sc.peer(t)
-			soak(t, sc, p, backend)
+			soak(t, sc, sc.peer(t))
 		})
 	}
 }
 
-func soak(t *testing.T, sc soakCase, p *Peer, backend string) {
+func soak(t *testing.T, sc soakCase, p *Peer) {
 	ctx := testCtx(t, 3*time.Minute)
-	proxy := faultproxy.Start(t, backend)
+	proxy := faultproxy.Start(t, p.backendAddr())
 	addr := p.Queue(uniqueName(t))
 	const total = soakGoroutines * soakEach
 
 	var sendOut, recvOut outageLog
-	proxyURL := proxy.URL()
-	if sc.scheme != "" {
-		proxyURL = sc.scheme + "://" + proxy.Addr()
-	}
+	proxyURL := p.proxyURL(proxy.Addr())
 	sc1 := amqDial(t, p, proxyURL, func(o *amq.ConnectOptions) {
 		o.Reconnect = soakReconnect()
 		o.OnStateChange = sendOut.record

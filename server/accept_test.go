@@ -43,7 +43,7 @@ func TestAcceptErrorsBackOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := serve(fl, "amqp", cfg)
+	srv := serve(fl, "amqp", "", cfg)
 	t.Cleanup(func() { srv.Close() })
 
 	// A connection is served once the failures are over.

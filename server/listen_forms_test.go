@@ -22,7 +22,7 @@ func TestParseListenURLForms(t *testing.T) {
 		{"amqps://[::1]", "amqps", "tcp", "[::1]:5671"},
 		{"amqp://example.org", "amqp", "tcp", "example.org:5672"},
 	} {
-		scheme, network, addr, err := parseListenURL(tc.in)
+		scheme, network, addr, _, err := parseListen(tc.in)
 		if err != nil {
 			t.Errorf("%q: %v", tc.in, err)
 			continue
@@ -32,7 +32,7 @@ func TestParseListenURLForms(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "0.0.0.0:99999", "host:port", "amqp://u:p@host", "http://host", "[::1"} {
-		if _, _, _, err := parseListenURL(bad); err == nil {
+		if _, _, _, _, err := parseListen(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}

@@ -81,18 +81,14 @@ func Listen(rawURL string, opts *Options) (*Server, error) {
 		if scheme == "amqpwss" {
 			tlsCfg = cfg.TLSConfig
 		}
-		return serveAt(newWSListener(ln, path, tlsCfg, cfg), scheme, path, cfg), nil
+		return serve(newWSListener(ln, path, tlsCfg, cfg), scheme, path, cfg), nil
 	}
-	return serve(ln, scheme, cfg), nil
+	return serve(ln, scheme, "", cfg), nil
 }
 
-// serve serves the connections ln accepts. cfg is checked already.
-func serve(ln net.Listener, scheme string, cfg *config) *Server {
-	return serveAt(ln, scheme, "", cfg)
-}
-
-// serveAt is serve for a listener whose URL has a path (amqpws).
-func serveAt(ln net.Listener, scheme, path string, cfg *config) *Server {
+// serve serves the connections ln accepts; path is the HTTP path of an
+// amqpws(s) listener, or "". cfg is checked already.
+func serve(ln net.Listener, scheme, path string, cfg *config) *Server {
 	useTLS := scheme == "amqps" // amqpwss: TLS is the HTTP server's
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -135,15 +131,10 @@ func serveAt(ln net.Listener, scheme, path string, cfg *config) *Server {
 	return s
 }
 
-// parseListenURL checks a listen URL, or a bare HOST[:PORT], and returns
+// parseListen checks a listen URL, or a bare HOST[:PORT], and returns
 // its scheme, the network to listen on ("tcp4" for an IPv4 host: Go's
-// "tcp" would take 0.0.0.0 as IPv6 too) and host:port.
-func parseListenURL(rawURL string) (scheme, network, addr string, err error) {
-	scheme, network, addr, _, err = parseListen(rawURL)
-	return scheme, network, addr, err
-}
-
-// parseListen is parseListenURL, with the path of an amqpws(s) URL.
+// "tcp" would take 0.0.0.0 as IPv6 too), host:port, and the path of an
+// amqpws(s) URL ("" for none).
 func parseListen(rawURL string) (scheme, network, addr, path string, err error) {
 	if !strings.Contains(rawURL, "://") && rawURL != "" {
 		rawURL = "amqp://" + rawURL // the reference's bare forms

@@ -15,10 +15,6 @@ import (
 	"github.com/coder/websocket"
 )
 
-// wsSubprotocol is the WebSocket subprotocol of AMQP (the OASIS AMQP
-// WebSocket Binding 1.0).
-const wsSubprotocol = "amqp"
-
 // wsListener is a net.Listener over an HTTP server: each WebSocket
 // upgrade to the amqp subprotocol that the server accepts is one
 // connection of Accept, a stream of bytes as from a TCP socket, so that
@@ -114,12 +110,12 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A client that does not ask for amqp is refused before the upgrade
 	// (the binding requires the subprotocol): upgraded, it would speak
 	// something else.
-	if isUpgrade(r) && !offersSubprotocol(r, wsSubprotocol) {
+	if headerHasToken(r, "Upgrade", "websocket") && !headerHasToken(r, "Sec-WebSocket-Protocol", wsnet.Subprotocol) {
 		http.Error(w, `this is an AMQP endpoint: the WebSocket subprotocol must be "amqp"`, http.StatusBadRequest)
 		return
 	}
 	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols: []string{wsSubprotocol},
+		Subprotocols: []string{wsnet.Subprotocol},
 		// The origin check guards cookie-authenticated sites against
 		// pages of other origins; AMQP authenticates inside the stream,
 		// with SASL, so a browser client of any origin is let in.
@@ -141,21 +137,9 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// isUpgrade reports whether r asks for a WebSocket; websocket.Accept
-// answers the others with 426 Upgrade Required.
-func isUpgrade(r *http.Request) bool {
-	return headerHasToken(r, "Upgrade", "websocket")
-}
-
-// offersSubprotocol reports whether the upgrade request lists proto in
-// Sec-WebSocket-Protocol (comma-separated, possibly over several headers).
-// Names are compared ignoring case, as websocket.Accept compares them.
-func offersSubprotocol(r *http.Request, proto string) bool {
-	return headerHasToken(r, "Sec-WebSocket-Protocol", proto)
-}
-
 // headerHasToken reports whether the comma-separated values of header
-// key hold token, ignoring case.
+// key (possibly over several headers) hold token, ignoring case, as
+// websocket.Accept compares subprotocols.
 func headerHasToken(r *http.Request, key, token string) bool {
 	for _, h := range r.Header.Values(key) {
 		for p := range strings.SplitSeq(h, ",") {

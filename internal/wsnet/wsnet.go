@@ -11,6 +11,10 @@ import (
 	"github.com/coder/websocket"
 )
 
+// Subprotocol is the WebSocket subprotocol of AMQP: the client asks for
+// it in the upgrade request and the server must choose it.
+const Subprotocol = "amqp"
+
 // MaxMessage is the largest WebSocket message written. The engine writes
 // whatever it has batched in one write, often far more than one frame,
 // and peers bound the messages they read: ActiveMQ Artemis drops the
