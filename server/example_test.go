@@ -15,6 +15,7 @@ import (
 // every link with one greeting.
 func ExampleListen() {
 	got := make(chan string, 1)
+	outcome := make(chan string, 1)
 	srv, err := server.Listen("amqp://127.0.0.1:0", &server.Options{
 		AllowAnonymous: true,
 		Handler: server.HandlerFuncs{
@@ -35,7 +36,7 @@ func ExampleListen() {
 					return
 				}
 				state, _ := d.Wait(ctx)
-				fmt.Printf("outcome %T\n", state)
+				outcome <- fmt.Sprintf("outcome %T", state)
 				<-ctx.Done()
 			},
 		},
@@ -60,6 +61,10 @@ func ExampleListen() {
 	m, _ := rcv.Receive(ctx, nil)
 	fmt.Println(m.Value)
 	_ = rcv.AcceptMessage(ctx, m)
+	// The link stays until the server has the outcome: a detach sent at
+	// once could overtake go-amqp's disposition, and the delivery would
+	// end without one.
+	fmt.Println(<-outcome)
 	_ = rcv.Close(ctx)
 	// Output:
 	// orders: order 1
