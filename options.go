@@ -366,7 +366,10 @@ func (c *connectConfig) prepareEngine() error {
 		// A peer's own sessions, and the links on them, would only hold
 		// memory: the client serves nothing.
 		RefusePeerSessions: true,
-		Logger:             c.logger,
+		// Received messages are mostly small and short-lived in a client:
+		// share allocations between them (see docs/performance.md).
+		PackPayloads: true,
+		Logger:       c.logger,
 	}
 	if len(c.Properties) > 0 {
 		props, err := annotationsToCodec("connection property", c.Properties)

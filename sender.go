@@ -49,10 +49,10 @@ type Sender struct {
 // sendRecord is one unsettled send, kept until its outcome is known so it
 // can be sent again after a reconnect.
 type sendRecord struct {
-	payload []byte                   // the encoded message, to send again
-	d       *engine.OutgoingDelivery // its delivery on the link of gen
-	gen     uint64
-	span    trace.Span // the producer span, ended with the outcome; nil when tracing is off
+	enc  *encoded                 // the encoded message, to send again; given back by complete
+	d    *engine.OutgoingDelivery // its delivery on the link of gen
+	gen  uint64
+	span trace.Span // the producer span, ended with the outcome; nil when tracing is off
 
 	// finished is set, after err, once the outcome is known. done is made
 	// by the first Wait that finds it unknown: a receipt read only once
@@ -66,8 +66,8 @@ type sendRecord struct {
 	first   engine.OutgoingDelivery // the first transmission's delivery, allocated with the record
 }
 
-func newSendRecord(payload []byte, span trace.Span) *sendRecord {
-	rec := &sendRecord{payload: payload, span: span}
+func newSendRecord(enc *encoded, span trace.Span) *sendRecord {
+	rec := &sendRecord{enc: enc, span: span}
 	rec.receipt.rec = rec
 	return rec
 }
@@ -167,12 +167,16 @@ func (s *Sender) Address() string { return s.address }
 // the peer discards what it got of it, and it is not sent again after a
 // reconnect. If ctx ends while Send waits for the outcome, Send returns
 // ctx's error too, but the message may or may not have been delivered.
+//
+// Send encodes msg before it writes it and keeps nothing of it: msg and
+// its body may be changed or reused as soon as Send returns.
 func (s *Sender) Send(ctx context.Context, msg *Message) error {
-	payload, span, err := s.prepare(ctx, msg)
+	enc, span, err := s.prepare(ctx, msg)
 	if err != nil {
 		return err
 	}
-	err = s.send(ctx, payload, msg)
+	err = s.send(ctx, enc.b, msg)
+	enc.release() // written (the engine copies what it writes), and never sent again
 	endSpan(span, err)
 	return err
 }
@@ -189,8 +193,9 @@ func encodedSizeHint(msg *Message) int {
 }
 
 // prepare encodes msg, after starting its producer span (whose context
-// goes into the message) when tracing is on.
-func (s *Sender) prepare(ctx context.Context, msg *Message) ([]byte, trace.Span, error) {
+// goes into the message) when tracing is on. The caller gives the encoding
+// back (release) once the message will not be sent again.
+func (s *Sender) prepare(ctx context.Context, msg *Message) (*encoded, trace.Span, error) {
 	if msg == nil {
 		return nil, nil, errors.New("amq: Send: nil message")
 	}
@@ -202,13 +207,15 @@ func (s *Sender) prepare(ctx context.Context, msg *Message) ([]byte, trace.Span,
 	if t := s.c.trace; t != nil {
 		span = t.startSend(ctx, s.c, s.address, msg, &w.Message)
 	}
-	payload, err := w.appendTo(make([]byte, 0, encodedSizeHint(msg)))
+	enc := newEncoded(encodedSizeHint(msg))
+	enc.b, err = w.appendTo(enc.b)
 	if err != nil {
+		enc.release()
 		err = fmt.Errorf("amq: encoding the message: %w", err)
 		endSpan(span, err)
 		return nil, nil, err
 	}
-	return payload, span, nil
+	return enc, span, nil
 }
 
 func (s *Sender) send(ctx context.Context, payload []byte, msg *Message) error {
@@ -255,26 +262,29 @@ func (s *Sender) lost(conn *engine.Conn, gen uint64) bool {
 // connection drops is sent again after the reconnect, in order, whether or
 // not anyone waits for its receipt. If ctx ends before the message is
 // completely written, SendAsync returns ctx's error and the message is not
-// sent, as with Send.
+// sent, as with Send. Like Send, SendAsync keeps nothing of msg once it
+// returns: what is sent again after a reconnect is its encoded copy.
 func (s *Sender) SendAsync(ctx context.Context, msg *Message) (*Receipt, error) {
-	payload, span, err := s.prepare(ctx, msg)
+	enc, span, err := s.prepare(ctx, msg)
 	if err != nil {
 		return nil, err
 	}
 	if s.opts.Presettled {
-		err := s.sendSettled(ctx, payload, msg)
+		err := s.sendSettled(ctx, enc.b, msg)
+		enc.release()
 		endSpan(span, err)
 		if err != nil {
 			return nil, err
 		}
 		return &settledRecord.receipt, nil
 	}
-	rec := newSendRecord(payload, span)
+	rec := newSendRecord(enc, span)
 	into := &rec.first
 	var after uint64
 	for {
-		d, _, gen, err := s.transmit(ctx, payload, msg, after, into)
+		d, _, gen, err := s.transmit(ctx, enc.b, msg, after, into)
 		if err != nil {
+			enc.release()
 			endSpan(span, err)
 			return nil, err
 		}
@@ -452,15 +462,19 @@ func (s *Sender) settle() {
 			continue
 		}
 		s.mu.Lock()
-		if len(s.inflight) > 0 && s.inflight[0] == rec {
-			s.inflight = s.inflight[1:]
-		}
+		s.inflight = s.inflight[1:] // rec: only the settler takes records off
 		s.mu.Unlock()
 		rec.complete(outcomeErr(state))
 	}
 }
 
+// complete records the outcome of a send that is over. r must no longer be
+// in the sender's inflight: its encoding is given back for reuse.
 func (r *sendRecord) complete(err error) {
+	if r.enc != nil {
+		r.enc.release()
+		r.enc = nil
+	}
 	r.err = err
 	endSpan(r.span, err)
 	r.mu.Lock()
@@ -521,7 +535,7 @@ func (s *Sender) installLocked(ctx context.Context, conn *engine.Conn, session *
 	}
 	gen := s.c.newLinkGen()
 	for _, rec := range s.inflight {
-		d, err := l.SendRaw(ctx, rec.payload, false)
+		d, err := l.SendRaw(ctx, rec.enc.b, false)
 		if err != nil {
 			_ = endSession(context.WithoutCancel(ctx), session, s.c.cfg.CloseTimeout)
 			return wrapErr("resend to", s.address, err)

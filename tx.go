@@ -251,11 +251,12 @@ func (tx *Tx) Send(ctx context.Context, s *Sender, msg *Message) error {
 	if s.opts.Presettled {
 		return errors.New("amq: Tx.Send: a pre-settled sender cannot send in a transaction (it gets no outcome)")
 	}
-	payload, span, err := s.prepare(ctx, msg)
+	enc, span, err := s.prepare(ctx, msg)
 	if err != nil {
 		return err
 	}
-	err = tx.send(ctx, s, payload, msg)
+	err = tx.send(ctx, s, enc.b, msg)
+	enc.release() // a transactional send is never sent again
 	endSpan(span, err)
 	return err
 }

@@ -92,7 +92,8 @@ func ReadFrame(r io.Reader, maxFrameSize uint32) (Frame, error) {
 // returns do not alias that buffer either: decoded values are copies, and
 // the payload of a transfer is copied into a slice of exactly its length
 // (which a receiver may keep, a broker for instance, without pinning the
-// frame around it).
+// frame around it), or with PackPayloads into a chunk shared with its
+// neighbours.
 type FrameReader struct {
 	r      io.Reader
 	max    uint32
@@ -101,6 +102,43 @@ type FrameReader struct {
 	// transfer, when not nil, is where transfers are decoded: see
 	// ReuseTransfers.
 	transfer *transferBox
+	// packing and pack: see PackPayloads. pack is the current chunk; its
+	// length is what has been handed out of it.
+	packing bool
+	pack    []byte
+}
+
+// PackPayloads makes the reader copy a transfer payload of at most
+// MaxPackedPayload bytes into a chunk of PackChunk bytes that it shares
+// with the payloads read before and after it, rather than into memory of
+// its own: a stream of small messages then costs one allocation per chunk
+// instead of one per message. The price is memory held: a payload kept
+// alive keeps its whole chunk alive, at most PackChunk bytes, so it suits
+// a client, whose application usually lets go of what it received, and
+// not a broker, which keeps messages for a long time and counts their
+// bytes.
+func (fr *FrameReader) PackPayloads() { fr.packing = true }
+
+// MaxPackedPayload and PackChunk: see PackPayloads.
+const (
+	MaxPackedPayload = 512
+	PackChunk        = 4096
+)
+
+// own copies a payload out of the reused buffer.
+func (fr *FrameReader) own(p []byte) []byte {
+	n := len(p)
+	if !fr.packing || n > MaxPackedPayload {
+		return append(make([]byte, 0, n), p...)
+	}
+	if cap(fr.pack)-len(fr.pack) < n {
+		fr.pack = make([]byte, 0, PackChunk)
+	}
+	at := len(fr.pack)
+	fr.pack = append(fr.pack, p...)
+	// Capacity ends with the payload: appending to it (the next frame of
+	// the same message) must copy, not write over a neighbour.
+	return fr.pack[at:len(fr.pack):len(fr.pack)]
 }
 
 // ReuseTransfers makes the reader decode every transfer into the same
@@ -151,7 +189,7 @@ func (fr *FrameReader) ReadFrame() (Frame, error) {
 	var payload []byte
 	f.Body, payload, err = decodeFrameBody(f.Type, rest[doff-frameHeaderSize:], fr.transfer)
 	if payload != nil {
-		f.Payload = append(make([]byte, 0, len(payload)), payload...)
+		f.Payload = fr.own(payload)
 	}
 	return f, err
 }

@@ -50,6 +50,11 @@ type Config struct {
 	// answer the refusals) loses the connection. 0: no limit beyond
 	// channel-max × handle-max.
 	MaxLinks int
+	// PackPayloads copies small received messages into chunks they share
+	// (codec.FrameReader.PackPayloads): an allocation per chunk rather
+	// than per message, for memory held longer when a few are kept. For
+	// a client, not for a broker.
+	PackPayloads bool
 	// CreditWindow is the default automatic credit window of links where
 	// we receive (Link.SetCreditWindow).
 	CreditWindow uint32

@@ -222,6 +222,9 @@ func (c *Conn) readLoop() error {
 	idle := c.cfg.IdleTimeout
 	frames := codec.NewFrameReader(c.br, c.cfg.MaxFrameSize)
 	frames.ReuseTransfers() // dispatch keeps nothing of a transfer but copies
+	if c.cfg.PackPayloads {
+		frames.PackPayloads()
+	}
 	// The idle deadline is pushed back before reading from the socket,
 	// not before every frame: frames already buffered need no read, and a
 	// deadline per frame costs a timer update per message. stale bounds the
