@@ -199,11 +199,15 @@ func (r *fastReader) done() bool { return r.ok && r.n == 0 && r.off == len(r.b) 
 
 // transferBox holds a decoded transfer with the values its pointer fields
 // point to and room for a short delivery tag: one allocation for what
-// would otherwise be four, on every message received.
+// would otherwise be four, on every message received. It holds a decoded
+// disposition too, for the same reason on every outcome a sender gets.
 type transferBox struct {
 	t          Transfer
 	id, format uint32
 	tag        [16]byte
+
+	d    Disposition
+	last uint32
 }
 
 // fastTransfer decodes a transfer body into box, or into a new one when
@@ -247,14 +251,18 @@ func fastTransfer(body []byte, box *transferBox) (t *Transfer, payload []byte, o
 	return t, body[end:], true
 }
 
-// fastDisposition decodes a disposition body; ok false means: use the
-// generic decoder.
-func fastDisposition(body []byte) (d *Disposition, ok bool) {
+// fastDisposition decodes a disposition body into box, or into a new one
+// when box is nil; ok false means: use the generic decoder.
+func fastDisposition(body []byte, box *transferBox) (d *Disposition, ok bool) {
 	r, end := fastFields(body, byte(DescDisposition))
 	if !r.ok || r.n < 2 || end != len(body) {
 		return nil, false
 	}
-	d = &Disposition{}
+	if box == nil {
+		box = &transferBox{}
+	}
+	box.d, box.last = Disposition{}, 0
+	d = &box.d
 	switch r.next() {
 	case TypeTrue:
 		d.Role = RoleReceiver
@@ -267,7 +275,10 @@ func fastDisposition(body []byte) (d *Disposition, ok bool) {
 	if d.First, first = r.uint(); !first {
 		return nil, false
 	}
-	d.Last = r.uintp()
+	if last, ok := r.uint(); ok {
+		box.last = last
+		d.Last = &box.last
+	}
 	d.Settled = r.boolean()
 	d.State = r.state()
 	d.Batchable = r.boolean()

@@ -81,7 +81,7 @@ func TestFastPathMatchesGeneric(t *testing.T) {
 		if _, _, ok := fastTransfer(body, nil); ok {
 			hits++
 		}
-		if _, ok := fastDisposition(body); ok {
+		if _, ok := fastDisposition(body, nil); ok {
 			hits++
 		}
 		// Every truncation and every single-byte change too.

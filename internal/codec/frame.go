@@ -141,10 +141,12 @@ func (fr *FrameReader) own(p []byte) []byte {
 	return fr.pack[at:len(fr.pack):len(fr.pack)]
 }
 
-// ReuseTransfers makes the reader decode every transfer into the same
-// memory, which saves an allocation per message received: a *Transfer it
-// returns, and the delivery tag in it, are then valid only until the next
-// ReadFrame. The payload is not affected: it is still the caller's to keep.
+// ReuseTransfers makes the reader decode every transfer, and every
+// disposition, into the same memory, which saves an allocation per message
+// received and per outcome: a *Transfer or *Disposition it returns, the
+// delivery tag and the pointer fields in them, are then valid only until
+// the next ReadFrame (a disposition's State is still the caller's). The
+// payload is not affected: it is still the caller's to keep.
 func (fr *FrameReader) ReuseTransfers() { fr.transfer = &transferBox{} }
 
 // maxReusedFrame is the largest frame read into the reused buffer; a
@@ -269,7 +271,7 @@ func decodeFrameBody(typ uint8, body []byte, box *transferBox) (Performative, []
 				return t, payload, nil
 			}
 		case DescDisposition:
-			if d, ok := fastDisposition(body); ok {
+			if d, ok := fastDisposition(body, box); ok {
 				return d, nil, nil
 			}
 		}

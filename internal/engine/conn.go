@@ -63,7 +63,7 @@ type Conn struct {
 	wsig        chan struct{} // capacity 1
 	wstop       chan struct{}
 	wdone       chan struct{}
-	wrote       chan struct{} // closed and replaced after every write
+	wrote       chan struct{} // made by a sender waiting for the writer (writeBacklog), closed after the next write
 
 	client bool // we opened the connection (Dial)
 
@@ -105,7 +105,6 @@ func NewConn(nc net.Conn, id uint64, cfg *Config) *Conn {
 		wsig:      make(chan struct{}, 1),
 		wstop:     make(chan struct{}),
 		wdone:     make(chan struct{}),
-		wrote:     make(chan struct{}),
 		sessions:  make(map[uint16]*Session),
 		localChan: make(map[uint16]*Session),
 	}
@@ -482,8 +481,10 @@ func (c *Conn) writeLoop() {
 		if len(buf) > 0 {
 			_, err := c.nc.Write(buf)
 			c.wmu.Lock()
-			close(c.wrote)
-			c.wrote = make(chan struct{})
+			if c.wrote != nil {
+				close(c.wrote)
+				c.wrote = nil
+			}
 			c.wmu.Unlock()
 			if err != nil {
 				c.nc.Close() // the reader notices and tears down
@@ -527,6 +528,9 @@ func (c *Conn) writeBacklog() <-chan struct{} {
 	defer c.wmu.Unlock()
 	if len(c.wbuf) < maxWriteBacklog {
 		return nil
+	}
+	if c.wrote == nil {
+		c.wrote = make(chan struct{})
 	}
 	return c.wrote
 }
