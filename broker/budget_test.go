@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"testing"
+	"unsafe"
 )
 
 // budgeted is limits with only the broker-wide bound, of max bytes.
@@ -10,8 +11,12 @@ func budgeted(max int64) limits {
 	return limits{maxMsgs: -1, maxBytes: -1, total: &budget{max: max}}
 }
 
+// unit is what one held test message (testMsg: 10 bytes) charges the
+// broker's budget, bookkeeping included.
+var unit = testMsg(0).charge()
+
 func TestBudgetSharedByQueues(t *testing.T) {
-	lim := budgeted(25)
+	lim := budgeted(2*unit + unit/2)
 	q1, q2 := newQueue("q1", lim), newQueue("q2", lim)
 	for _, q := range []*queue{q1, q1} {
 		if err := q.publish(testMsg(1)); err != nil {
@@ -40,8 +45,8 @@ func TestBudgetSharedByQueues(t *testing.T) {
 	if err := q2.publish(testMsg(2)); err != nil {
 		t.Fatalf("after accept: %v", err)
 	}
-	if u := lim.total.used.Load(); u != 20 {
-		t.Fatalf("used %d, want 20", u)
+	if u := lim.total.used.Load(); u != 2*unit {
+		t.Fatalf("used %d, want %d", u, 2*unit)
 	}
 }
 
@@ -55,8 +60,8 @@ func TestBudgetReleasedByDelete(t *testing.T) {
 	_ = mustPoll(t, c, 2) // one in flight, one in the inbox
 	b, _ := q.attach("browser", nil, true)
 	_ = mustPoll(t, b, 4) // browsed copies count nothing
-	if u := lim.total.used.Load(); u != 40 {
-		t.Fatalf("used %d, want 40", u)
+	if u := lim.total.used.Load(); u != 4*unit {
+		t.Fatalf("used %d, want %d", u, 4*unit)
 	}
 	q.deleteQueue()
 	if u := lim.total.used.Load(); u != 0 {
@@ -69,7 +74,7 @@ func TestBudgetReleasedByDelete(t *testing.T) {
 }
 
 func TestBudgetTopicAllOrNothing(t *testing.T) {
-	b := New(&Options{MaxTotalBytes: 25})
+	b := New(&Options{MaxTotalBytes: 2*unit + unit/2})
 	defer b.Close()
 	for _, l := range []string{"s1", "s2"} {
 		if _, err := b.openOutLink(sourceSpec{address: "t", kind: kindTopic, container: "c", link: l}); err != nil {
@@ -79,15 +84,15 @@ func TestBudgetTopicAllOrNothing(t *testing.T) {
 	if err := b.publishTo("t", testMsg(1)); err != nil {
 		t.Fatal(err)
 	}
-	// Two more copies would make 40 bytes: neither subscription gets one.
+	// Two more copies would make four units: neither subscription gets one.
 	if err := b.publishTo("t", testMsg(2)); !errors.Is(err, errBrokerFull) {
 		t.Fatalf("err = %v, want errBrokerFull", err)
 	}
 	if d := b.QueueDepth("t"); d != 2 {
 		t.Fatalf("depth %d, want 2", d)
 	}
-	if u := b.lim.total.used.Load(); u != 20 {
-		t.Fatalf("used %d, want 20", u)
+	if u := b.lim.total.used.Load(); u != 2*unit {
+		t.Fatalf("used %d, want %d", u, 2*unit)
 	}
 	_ = b.Close()
 	if u := b.lim.total.used.Load(); u != 0 {
@@ -96,7 +101,7 @@ func TestBudgetTopicAllOrNothing(t *testing.T) {
 }
 
 func TestBudgetTransactions(t *testing.T) {
-	b := New(&Options{MaxTotalBytes: 45})
+	b := New(&Options{MaxTotalBytes: 4*unit + unit/2})
 	defer b.Close()
 	n, err := b.node("q", kindQueue)
 	if err != nil {
@@ -110,7 +115,7 @@ func TestBudgetTransactions(t *testing.T) {
 		}
 	}
 	if err := n.publish(testMsg(9)); !errors.Is(err, errBrokerFull) {
-		t.Fatalf("plain send beside a transaction of 40 bytes: err = %v, want errBrokerFull", err)
+		t.Fatalf("plain send beside a transaction of four messages: err = %v, want errBrokerFull", err)
 	}
 	if err := tx.post(n, testMsg(9), b.lim); !errors.Is(err, errBrokerFull) {
 		t.Fatalf("fifth send in the transaction: err = %v, want errBrokerFull", err)
@@ -148,10 +153,10 @@ func TestBudgetTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := commit(sends, acks); err != nil {
-		t.Fatalf("commit of 10 bytes retiring 10 onto 40 of 45: %v", err)
+		t.Fatalf("commit of one message retiring one onto four of 4.5: %v", err)
 	}
-	if u := b.lim.total.used.Load(); u != 40 {
-		t.Fatalf("used %d, want 40", u)
+	if u := b.lim.total.used.Load(); u != 4*unit {
+		t.Fatalf("used %d, want %d", u, 4*unit)
 	}
 	// One that does not fit fails, and changes nothing.
 	for range 2 {
@@ -167,9 +172,41 @@ func TestBudgetTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := commit(sends, acks); !errors.Is(err, errBrokerFull) {
-		t.Fatalf("commit of 10 bytes onto 40 of 45: err = %v, want errBrokerFull", err)
+		t.Fatalf("commit of one message onto four of 4.5: err = %v, want errBrokerFull", err)
 	}
-	if u, d := b.lim.total.used.Load(), n.depth(); u != 40 || d != 4 {
-		t.Fatalf("used %d, depth %d after a refused commit, want 40 and 4", u, d)
+	if u, d := b.lim.total.used.Load(), n.depth(); u != 4*unit || d != 4 {
+		t.Fatalf("used %d, depth %d after a refused commit, want %d and 4", u, d, 4*unit)
+	}
+}
+
+// A message the broker holds costs memory beyond its bytes; the budget
+// counts it, so that empty messages cannot fill memory unseen. Without the
+// overhead, a bound of ten messages' worth would take any number of them.
+func TestBudgetCountsEmptyMessages(t *testing.T) {
+	lim := budgeted(10 * heldOverhead)
+	q := newQueue("q", lim)
+	empty := func() *message { return &message{p: sized(0)} }
+	for i := range 10 {
+		if err := q.publish(empty()); err != nil {
+			t.Fatalf("empty message %d: %v", i, err)
+		}
+	}
+	if err := q.publish(empty()); !errors.Is(err, errBrokerFull) {
+		t.Fatalf("11th empty message: err = %v, want errBrokerFull", err)
+	}
+}
+
+// sized is a payload of n bytes and no fields.
+type sized int64
+
+func (s sized) size() int64                 { return int64(s) }
+func (sized) field(string) (v any, ok bool) { return nil, false }
+
+// heldOverhead must cover what holding a message allocates besides its
+// bytes: the item, its slot in the queue's slice, and the wire message.
+func TestHeldOverheadCoversBookkeeping(t *testing.T) {
+	book := unsafe.Sizeof(item{}) + unsafe.Sizeof((*item)(nil)) + unsafe.Sizeof(wireMessage{})
+	if uintptr(heldOverhead) < book {
+		t.Fatalf("heldOverhead %d, bookkeeping %d bytes", heldOverhead, book)
 	}
 }

@@ -34,7 +34,8 @@
 // holds at most Options.MaxQueueMessages messages and Options.MaxQueueBytes
 // bytes (counting those delivered but not yet settled), and all nodes
 // together, with the messages sent in open transactions, at most
-// Options.MaxTotalBytes bytes (1 GiB by default); a transfer that would
+// Options.MaxTotalBytes bytes (1 GiB by default, counting 160 bytes of
+// bookkeeping for each message besides its own); a transfer that would
 // exceed a bound is refused with the rejected outcome and the condition
 // amqp:resource-limit-exceeded, so memory stays bounded whatever the clients
 // do. Outgoing deliveries are tracked until the receiver settles them:

@@ -30,6 +30,18 @@ type message struct {
 
 func (m *message) size() int64 { return m.p.size() }
 
+// heldOverhead is what the broker's bookkeeping adds to a message it holds,
+// per copy, rounded up: the item, its slot in the queue, the message and
+// the allocation of its bytes. (TestHeldOverheadCoversBookkeeping checks
+// it against the structs' sizes.)
+const heldOverhead = 160
+
+// charge is what one held copy of m counts against the broker's budget
+// (Options.MaxTotalBytes): its bytes and the bookkeeping around them, so
+// that a stream of empty messages cannot hold memory the budget never
+// sees.
+func (m *message) charge() int64 { return m.size() + heldOverhead }
+
 // item is one copy of a message held by one queue. Its fields other than m
 // belong to the queue and are guarded by the queue's lock while the item is
 // in the queue; while it is delivered they belong to the delivering

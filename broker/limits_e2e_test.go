@@ -77,9 +77,10 @@ func TestE2ESelectorLimits(t *testing.T) {
 // at Options.MaxTotalBytes refuse a send with amqp:resource-limit-exceeded,
 // as a full node does, until consumers settle messages.
 func TestE2EMaxTotalBytes(t *testing.T) {
-	// Messages of a little over 1,000 bytes: each queue takes three of
+	// Messages of a little over 1,000 bytes (and the broker's bookkeeping
+	// of each, which MaxTotalBytes counts too): each queue takes three of
 	// them, the broker four in all.
-	b := listen(t, &broker.Options{MaxQueueBytes: 3500, MaxTotalBytes: 4500})
+	b := listen(t, &broker.Options{MaxQueueBytes: 3500, MaxTotalBytes: 4900})
 	s := session(t, dial(t, b.URL(), "c"))
 	body := bytes.Repeat([]byte("x"), 1000)
 	a, bq := newSender(t, s, "a", nil), newSender(t, s, "b", nil)

@@ -110,7 +110,7 @@ func (n *node) publish(m *message) error {
 	}
 	// One reservation for all the copies, so that a topic's message goes
 	// to every matching subscription or to none.
-	if err := n.total.reserve(int64(len(match)) * m.size()); err != nil {
+	if err := n.total.reserve(int64(len(match)) * m.charge()); err != nil {
 		clear(match)
 		n.scratch = match
 		return err

@@ -144,7 +144,7 @@ func (q *queue) publish(m *message) error {
 	if err := q.roomLocked(m.size()); err != nil {
 		return err
 	}
-	if err := q.lim.total.reserve(m.size()); err != nil {
+	if err := q.lim.total.reserve(m.charge()); err != nil {
 		return err
 	}
 	q.appendLocked(m)
@@ -159,7 +159,7 @@ func (q *queue) publishReserved(m *message) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.deleted {
-		q.lim.total.release(m.size())
+		q.lim.total.release(m.charge())
 		return
 	}
 	q.appendLocked(m)
@@ -181,7 +181,7 @@ func (q *queue) appendLocked(m *message) {
 func (q *queue) forgetLocked(it *item) {
 	q.held--
 	q.bytes -= it.m.size()
-	q.lim.total.release(it.m.size())
+	q.lim.total.release(it.m.charge())
 }
 
 // requeueLocked puts a delivered item back among the waiting ones, at the

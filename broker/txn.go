@@ -41,13 +41,14 @@ type txn struct {
 	conn  *server.Conn
 	owner *coordLink // its end rolls the transaction back
 
-	mu     sync.Mutex
-	done   bool  // discharged: it takes no more work
-	failed error // the first work refused: a commit then rolls back
-	sends  []txnSend
-	bytes  int64   // of sends, reserved from total
-	total  *budget // the broker's (Options.MaxTotalBytes)
-	acks   []txnAck
+	mu      sync.Mutex
+	done    bool  // discharged: it takes no more work
+	failed  error // the first work refused: a commit then rolls back
+	sends   []txnSend
+	bytes   int64   // of sends' messages (the node bound MaxQueueBytes)
+	charged int64   // of sends, reserved from total (message.charge)
+	total   *budget // the broker's (Options.MaxTotalBytes)
+	acks    []txnAck
 }
 
 // txnSend is a message posted in a transaction, and its node.
@@ -139,7 +140,7 @@ func (t *txn) post(n *node, m *message, lim limits) error {
 	}
 	if err == nil {
 		t.total = lim.total
-		err = t.total.reserve(size)
+		err = t.total.reserve(m.charge())
 	}
 	if err != nil {
 		t.failLocked(err)
@@ -147,6 +148,7 @@ func (t *txn) post(n *node, m *message, lim limits) error {
 	}
 	t.sends = append(t.sends, txnSend{n, m})
 	t.bytes += size
+	t.charged += m.charge()
 	return nil
 }
 
@@ -172,8 +174,8 @@ func (t *txn) end() (sends []txnSend, acks []txnAck, failed error) {
 	t.done = true
 	sends, acks, failed = t.sends, t.acks, t.failed
 	t.sends, t.acks = nil, nil
-	t.total.release(t.bytes)
-	t.bytes = 0
+	t.total.release(t.charged)
+	t.bytes, t.charged = 0, 0
 	return sends, acks, failed
 }
 
@@ -301,7 +303,7 @@ func commit(sends []txnSend, acks []txnAck) error {
 		if a.o.kind == outcomeAccepted || a.o.kind == outcomeRejected {
 			d.msgs--
 			d.bytes -= a.it.m.size()
-			freed += a.it.m.size()
+			freed += a.it.m.charge()
 		}
 	}
 	queues := make([]*queue, 0, len(deltas))
@@ -334,7 +336,7 @@ func commit(sends []txnSend, acks []txnAck) error {
 	var adds int64
 	for _, p := range puts {
 		if !p.q.deleted {
-			adds += p.m.size()
+			adds += p.m.charge()
 		}
 	}
 	if adds > 0 {
