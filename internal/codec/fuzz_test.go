@@ -119,6 +119,15 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add(h("00000010 03 00 0007 deadbeef 00531845"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, err := ReadFrame(bytes.NewReader(data), 1<<20)
+		// The reader the engine uses (transfers and dispositions decoded
+		// into reused memory, small payloads packed into shared chunks)
+		// reads the same frame, or fails too.
+		pr := NewFrameReader(bytes.NewReader(data), 1<<20)
+		pr.ReuseTransfers()
+		pr.PackPayloads()
+		if pf, perr := pr.ReadFrame(); (perr == nil) != (err == nil) || err == nil && !reflect.DeepEqual(normalize(pf), normalize(fr)) {
+			t.Fatalf("engine's reader: %#v, %v\nReadFrame:       %#v, %v", pf, perr, fr, err)
+		}
 		if err != nil {
 			var de *DecodeError
 			var fe *FramingError
