@@ -241,3 +241,29 @@ func ExampleTransactionError_Error() {
 	fmt.Println(err)
 	// Output: amq: transaction commit: amqp:transaction:rollback: queue full
 }
+
+// A batch sent in one transaction with many sends in flight: Commit waits
+// for every one of them, and rolls the batch back if any was refused.
+func ExampleTx_SendAsync() {
+	c, done := exampleClient()
+	defer done()
+	ctx := context.Background()
+	s, err := c.NewSender(ctx, "batch-async", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = c.BeginFunc(ctx, func(tx *amq.Tx) error {
+		for i := 1; i <= 100; i++ {
+			if _, err := tx.SendAsync(ctx, s, amq.NewMessage(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	fmt.Println("committed:", err == nil)
+	first, _ := exampleReceive(c, "batch-async")
+	fmt.Println("first:", first)
+	// Output:
+	// committed: true
+	// first: 1
+}

@@ -64,6 +64,11 @@ type sendRecord struct {
 
 	receipt Receipt                 // SendAsync's answer, allocated with the record
 	first   engine.OutgoingDelivery // the first transmission's delivery, allocated with the record
+
+	// tx is set for a send in a transaction (Tx.SendAsync): no settler
+	// completes it, Wait asks d for the outcome itself.
+	tx       *Tx
+	txSender *Sender
 }
 
 func newSendRecord(enc *encoded, span trace.Span) *sendRecord {
@@ -696,6 +701,9 @@ var settledRecord = func() *sendRecord {
 // returns nil at once. If the connection drops first, the message is sent
 // again on the new connection and Wait keeps waiting.
 func (r *Receipt) Wait(ctx context.Context) error {
+	if r.rec.tx != nil {
+		return r.rec.waitTx(ctx)
+	}
 	if r.rec.finished.Load() {
 		return r.rec.err
 	}
@@ -711,6 +719,26 @@ func (r *Receipt) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("amq: waiting for the outcome: %w", ctx.Err())
 	}
+}
+
+// waitTx is Wait for a send in a transaction: the outcome is the
+// delivery's, read as Tx.Send reads it, and kept once known.
+func (r *sendRecord) waitTx(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished.Load() {
+		return r.err
+	}
+	state, err := r.d.Wait(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Not known yet, and not lost: a later Wait, or Commit, learns it.
+		return fmt.Errorf("amq: waiting for the outcome: %w", ctx.Err())
+	}
+	err = r.tx.outcomeOf(r.txSender, state, err)
+	r.err = err
+	r.finished.Store(true)
+	endSpan(r.span, err)
+	return err
 }
 
 // approxSize estimates the memory a waiting message holds, for the

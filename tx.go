@@ -75,9 +75,10 @@ type Tx struct {
 	conn *engine.Conn
 	ctl  *engine.Sender // the coordinator link
 
-	mu   sync.Mutex
-	done bool  // committed, rolled back, or being so
-	err  error // why the transaction cannot go on, when it cannot
+	mu      sync.Mutex
+	done    bool          // committed, rolled back, or being so
+	err     error         // why the transaction cannot go on, when it cannot
+	pending []*sendRecord // SendAsync receipts, waited for by Commit
 }
 
 // Begin declares a new transaction with the peer's coordinator. A peer
@@ -242,6 +243,52 @@ func (tx *Tx) state(outcome codec.DeliveryState) *codec.TransactionalState {
 // Commit returns a *TransactionError. s must be a Sender of the same
 // Client, not a pre-settled one.
 func (tx *Tx) Send(ctx context.Context, s *Sender, msg *Message) error {
+	if err := tx.checkSend(s); err != nil {
+		return err
+	}
+	enc, span, err := s.prepare(ctx, msg)
+	if err != nil {
+		return err
+	}
+	d, err := tx.write(ctx, s, enc.b, msg)
+	enc.release() // a transactional send is never sent again
+	if err == nil {
+		err = tx.outcome(ctx, s, d)
+	}
+	endSpan(span, err)
+	return err
+}
+
+// SendAsync sends msg on s as part of the transaction without waiting
+// for the peer to take it in, so that many sends of one transaction can
+// be in flight at once; the Receipt's Wait gives what Send would have
+// returned. Commit waits for every receipt of the transaction first, and
+// rolls the transaction back instead when one of them failed: a commit
+// never applies a part of what was meant. Rollback does not wait.
+func (tx *Tx) SendAsync(ctx context.Context, s *Sender, msg *Message) (*Receipt, error) {
+	if err := tx.checkSend(s); err != nil {
+		return nil, err
+	}
+	enc, span, err := s.prepare(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	d, err := tx.write(ctx, s, enc.b, msg)
+	enc.release()
+	if err != nil {
+		endSpan(span, err)
+		return nil, err
+	}
+	rec := &sendRecord{tx: tx, txSender: s, d: d, span: span}
+	rec.receipt.rec = rec
+	tx.mu.Lock()
+	tx.pending = append(tx.pending, rec)
+	tx.mu.Unlock()
+	return &rec.receipt, nil
+}
+
+// checkSend says why s cannot send in the transaction, or nil.
+func (tx *Tx) checkSend(s *Sender) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
@@ -251,50 +298,73 @@ func (tx *Tx) Send(ctx context.Context, s *Sender, msg *Message) error {
 	if s.opts.Presettled {
 		return errors.New("amq: Tx.Send: a pre-settled sender cannot send in a transaction (it gets no outcome)")
 	}
-	enc, span, err := s.prepare(ctx, msg)
-	if err != nil {
-		return err
-	}
-	err = tx.send(ctx, s, enc.b, msg)
-	enc.release() // a transactional send is never sent again
-	endSpan(span, err)
-	return err
+	return nil
 }
 
-func (tx *Tx) send(ctx context.Context, s *Sender, payload []byte, msg *Message) error {
+// write sends payload in the transaction, on s's link on the
+// transaction's connection.
+func (tx *Tx) write(ctx context.Context, s *Sender, payload []byte, msg *Message) (*engine.OutgoingDelivery, error) {
 	l, conn, _, err := s.current(ctx, 0, msg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if conn != tx.conn {
-		return tx.lost("send")
+		return nil, tx.lost("send")
 	}
 	d, err := engine.SendWithState(ctx, l, payload, tx.state(nil))
 	if err != nil {
 		if ctx.Err() == nil && (errors.Is(err, engine.ErrConnClosed) || tx.connEnded()) {
-			return tx.lost("send")
+			return nil, tx.lost("send")
 		}
-		return s.sendErr(err)
+		return nil, s.sendErr(err)
 	}
+	return d, nil
+}
+
+// outcome waits for the peer's answer to a send in the transaction. A
+// context that ends first leaves the transaction unable to commit: the
+// message may or may not be in it.
+func (tx *Tx) outcome(ctx context.Context, s *Sender, d *engine.OutgoingDelivery) error {
 	state, err := d.Wait(ctx)
-	switch {
-	case err == nil:
-		return outcomeErr(state)
-	case ctx.Err() != nil:
-		// The message may or may not be in the transaction: it must not
-		// commit with a part unknown.
+	if err != nil && ctx.Err() != nil {
 		tx.mu.Lock()
 		if tx.err == nil {
 			tx.err = fmt.Errorf("amq: transaction: a send's outcome is unknown (%w); roll the transaction back", ctx.Err())
 		}
 		tx.mu.Unlock()
 		return fmt.Errorf("amq: send to %q: waiting for the outcome: %w", s.address, ctx.Err())
+	}
+	return tx.outcomeOf(s, state, err)
+}
+
+// outcomeOf is the error of a send in the transaction whose delivery
+// ended with state, or with err (not a context's).
+func (tx *Tx) outcomeOf(s *Sender, state codec.DeliveryState, err error) error {
+	switch {
+	case err == nil:
+		return outcomeErr(state)
 	case tx.connEnded():
 		return tx.lost("send")
 	default:
 		// The link alone ended: the message is not in the transaction.
 		return s.sendErr(err)
 	}
+}
+
+// waitPending waits for the outcomes of the transaction's SendAsync
+// receipts, and returns the first failure.
+func (tx *Tx) waitPending(ctx context.Context) error {
+	tx.mu.Lock()
+	pending := tx.pending
+	tx.pending = nil
+	tx.mu.Unlock()
+	var first error
+	for _, rec := range pending {
+		if err := rec.receipt.Wait(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func (tx *Tx) connEnded() bool {
@@ -387,6 +457,17 @@ func (tx *Tx) discharge(ctx context.Context, fail bool) error {
 		return ErrTxDone
 	}
 	tx.done = true
+	tx.mu.Unlock()
+	if !fail {
+		if err := tx.waitPending(ctx); err != nil {
+			tx.mu.Lock()
+			if tx.err == nil {
+				tx.err = fmt.Errorf("amq: transaction: a send in it failed: %w", err)
+			}
+			tx.mu.Unlock()
+		}
+	}
+	tx.mu.Lock()
 	broken := tx.err
 	tx.mu.Unlock()
 	if tx.connEnded() {

@@ -269,3 +269,85 @@ func TestBeginRefusedByASessionEnd(t *testing.T) {
 	require.NoError(t, c.Close())
 	assert.Equal(t, []string{"attach", "end", "close"}, <-frames, "one end for the peer's, then the client's own clean close")
 }
+
+// A window of sends in one transaction: nothing is visible before the
+// commit, which waits for every receipt, and everything after it, in order.
+func TestTxSendAsync(t *testing.T) {
+	b := amqtest.NewBroker(t)
+	c := dial(t, b.URL(), nil)
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "tx-async", nil)
+	require.NoError(t, err)
+
+	tx, err := c.Begin(ctx)
+	require.NoError(t, err)
+	const n = 50
+	var receipts []*amq.Receipt
+	for i := range n {
+		rc, err := tx.SendAsync(ctx, s, amq.NewMessage(fmt.Sprint(i)))
+		require.NoError(t, err)
+		receipts = append(receipts, rc)
+	}
+	require.NoError(t, tx.Commit(ctx), "the commit waits for the receipts itself")
+	assert.Equal(t, n, b.QueueDepth("tx-async"))
+	for _, rc := range receipts {
+		require.NoError(t, rc.Wait(ctx), "known since the commit")
+	}
+
+	r, err := c.NewReceiver(ctx, "tx-async", nil)
+	require.NoError(t, err)
+	got, _ := receiveBodies(t, ctx, r, n)
+	for i, body := range got {
+		require.Equal(t, fmt.Sprint(i), body, "in the order sent")
+	}
+	_, err = tx.SendAsync(ctx, s, amq.NewMessage("late"))
+	assert.ErrorIs(t, err, amq.ErrTxDone)
+}
+
+// A send of the window that the peer refuses makes Commit roll the whole
+// transaction back: no part of it is applied.
+func TestTxSendAsyncRefusedRollsBack(t *testing.T) {
+	b := amqtest.NewBroker(t, amqtest.WithMaxQueueMessages(2)) // a transaction holds at most 2 sends
+	c := dial(t, b.URL(), nil)
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "tx-async-full", nil)
+	require.NoError(t, err)
+
+	tx, err := c.Begin(ctx)
+	require.NoError(t, err)
+	var receipts []*amq.Receipt
+	for i := range 3 {
+		rc, err := tx.SendAsync(ctx, s, amq.NewMessage(fmt.Sprint(i)))
+		require.NoError(t, err)
+		receipts = append(receipts, rc)
+	}
+	err = tx.Commit(ctx)
+	var te *amq.TransactionError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "amqp:transaction:rollback", te.Condition)
+	assert.Equal(t, 0, b.QueueDepth("tx-async-full"), "nothing of it applied")
+	require.NoError(t, receipts[0].Wait(ctx))
+	var rej *amq.RejectedError
+	assert.ErrorAs(t, receipts[2].Wait(ctx), &rej, "the third send was refused")
+}
+
+// Waiting for a receipt with a context that ends first does not decide
+// the transaction: the outcome is still to come.
+func TestTxSendAsyncWaitTimesOut(t *testing.T) {
+	b := amqtest.NewBroker(t)
+	c := dial(t, b.URL(), nil)
+	ctx := testCtx(t)
+	s, err := c.NewSender(ctx, "tx-async-wait", nil)
+	require.NoError(t, err)
+	tx, err := c.Begin(ctx)
+	require.NoError(t, err)
+	rc, err := tx.SendAsync(ctx, s, amq.NewMessage("x"))
+	require.NoError(t, err)
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := rc.Wait(ended); err != nil {
+		require.ErrorIs(t, err, context.Canceled)
+	}
+	require.NoError(t, tx.Commit(ctx))
+	assert.Equal(t, 1, b.QueueDepth("tx-async-wait"))
+}

@@ -135,6 +135,50 @@ func TestTxCommit(t *testing.T) {
 	})
 }
 
+// TestTxCommitAsync: a window of sends in one transaction (Tx.SendAsync)
+// reaches no consumer before the commit, which waits for their outcomes,
+// and all of them, in order, after it.
+func TestTxCommitAsync(t *testing.T) {
+	const n = 200
+	eachPeer(t, func(t *testing.T, p *Peer) {
+		p.Require(t, FeatTransactions)
+		ctx := testCtx(t, time.Minute)
+		c := amqDial(t, p, p.Addr, nil)
+		addr := p.Queue(uniqueName(t))
+		r := amqReceiver(t, c, addr, &amq.ReceiverOptions{Credit: 2 * n})
+		s := amqSender(t, c, addr, nil)
+
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			t.Fatalf("Begin: %v", err)
+		}
+		var receipts []*amq.Receipt
+		for i := 1; i <= n; i++ {
+			m := amq.NewMessage(fmt.Sprintf("async %d", i))
+			m.Durable = true
+			rc, err := tx.SendAsync(ctx, s, m)
+			if err != nil {
+				t.Fatalf("Tx.SendAsync %d: %v", i, err)
+			}
+			receipts = append(receipts, rc)
+		}
+		sendMarker(ctx, t, s, "marker")
+		expectNext(ctx, t, r, "marker", "a consumer saw the transaction's messages before the commit")
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		for i, rc := range receipts {
+			if err := rc.Wait(ctx); err != nil {
+				t.Fatalf("receipt %d after the commit: %v", i+1, err)
+			}
+		}
+		if got, _ := receiveBodies(ctx, t, r, n); !slices.Equal(got, numbered("async", n)) {
+			t.Fatalf("after the commit: %q…, want %q…", got[:3], numbered("async", n)[:3])
+		}
+		expectNoMore(t, r)
+	})
+}
+
 // TestTxRollback: nothing sent in a rolled-back transaction is ever
 // delivered, and the sender goes on outside it. BeginFunc rolls back when
 // its function fails.

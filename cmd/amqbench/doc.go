@@ -21,8 +21,9 @@
 //	                  (default 1000); 1 means a loop of blocking sends
 //	-senders N        number of senders, each on its own link (default 1)
 //	-presettled       send pre-settled (at-most-once); -window is then moot
-//	-tx N             send in local transactions of N messages (engine amq);
-//	                  -window 1 is the same workload outside transactions
+//	-tx N             send in local transactions of N messages (engine amq),
+//	                  all in flight at once (Tx.SendAsync), then commit;
+//	                  -window 1 is the same messages outside transactions
 //	-engine E         amq (this module's client, the default) or goamqp
 //	                  (alias raw: github.com/Azure/go-amqp, the baseline)
 //	                  (github.com/Azure/go-amqp used directly)

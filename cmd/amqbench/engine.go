@@ -85,9 +85,11 @@ func (e *amqEngine) newSender(ctx context.Context, b *bench) (func(context.Conte
 		},
 		wait: func(ctx context.Context, r *amq.Receipt) error { return r.Wait(ctx) },
 		tx: func(ctx context.Context, bodies [][]byte) error {
+			// The transaction's sends are all in flight at once
+			// (SendAsync); the commit waits for them.
 			return e.send.BeginFunc(ctx, func(tx *amq.Tx) error {
 				for _, body := range bodies {
-					if err := tx.Send(ctx, s, amq.NewMessage(body)); err != nil {
+					if _, err := tx.SendAsync(ctx, s, amq.NewMessage(body)); err != nil {
 						return err
 					}
 				}

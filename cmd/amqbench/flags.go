@@ -102,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.window, "window", c.window, "unsettled messages each sender keeps in flight; 1 means a blocking send loop")
 	fs.IntVar(&c.senders, "senders", c.senders, "number of senders, each on its own link")
 	fs.BoolVar(&c.presettled, "presettled", c.presettled, "send pre-settled (at-most-once); -window is then moot")
-	fs.IntVar(&c.tx, "tx", c.tx, "send in local transactions of `N` messages each, committed one after the other (engine amq; -window 1 is the same workload outside transactions)")
+	fs.IntVar(&c.tx, "tx", c.tx, "send in local transactions of `N` messages each, all in flight at once (Tx.SendAsync), committed one after the other (engine amq; -window 1 is the same workload outside transactions)")
 	fs.StringVar(&c.engine, "engine", c.engine, "client engine: amq (this module) or goamqp, alias raw (github.com/Azure/go-amqp, the baseline)")
 	fs.Float64Var(&c.rate, "rate", c.rate, "total send rate in messages/s, paced by a ticker; 0 means as fast as possible")
 	fs.BoolVar(&c.json, "json", c.json, "print the results as one JSON object")
