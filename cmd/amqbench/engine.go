@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 
 	amqp "github.com/Azure/go-amqp"
 
@@ -158,7 +159,11 @@ func dialRaw(ctx context.Context, cfg config, url string) (*amqp.Conn, error) {
 	if cfg.user != "" {
 		sasl = amqp.SASLTypePlain(cfg.user, cfg.password)
 	}
-	return amqp.Dial(ctx, url, &amqp.ConnOptions{SASLType: sasl})
+	opts := &amqp.ConnOptions{SASLType: sasl}
+	if u, err := neturl.Parse(url); err == nil && (u.Scheme == "amqpws" || u.Scheme == "amqpwss") {
+		return dialRawWebSocket(ctx, u, opts)
+	}
+	return amqp.Dial(ctx, url, opts)
 }
 
 func newRawEngine(ctx context.Context, cfg config, url string) (*rawEngine, error) {

@@ -75,7 +75,8 @@ end-to-end latency percentiles and the CPU time the process spent per message.
 -url self means the embedded broker (package broker), started in this process
 on a loopback port: a peer-to-peer run with no external service. Any other
 value is a peer's amqp://, amqps://, amqpws:// or amqpwss:// URL (the last two:
-AMQP over WebSockets, engine amq); RabbitMQ wants -address /queue/NAME
+AMQP over WebSockets; engine goamqp, which has no WebSocket transport, runs
+over the same one as amq); RabbitMQ wants -address /queue/NAME
 and -user guest -password guest.
 
 -engine amq runs the workload on this module's client (its own engine);
@@ -145,9 +146,6 @@ func (c *config) validate() error {
 		webSocket := u.Scheme == "amqpws" || u.Scheme == "amqpwss"
 		if u.Scheme != "amqp" && u.Scheme != "amqps" && !webSocket {
 			return fmt.Errorf("-url %q: the scheme must be amqp, amqps, amqpws or amqpwss (or give -url self for the embedded broker)", redact(c.url))
-		}
-		if webSocket && c.engine != "amq" {
-			return fmt.Errorf("-url %q: -engine %s has no WebSocket transport (go-amqp dials TCP only); amqpws and amqpwss need -engine amq", redact(c.url), c.engine)
 		}
 		if u.Hostname() == "" {
 			return fmt.Errorf("-url %q: no host", c.url)

@@ -225,6 +225,11 @@ func TestWebSocketURL(t *testing.T) {
 	if r.Sent == 0 || r.Received != r.Sent || r.Error != "" {
 		t.Fatalf("%+v", r)
 	}
+	// go-amqp, the baseline, over the same WebSocket transport.
+	r, _ = runJSON(t, testConfig(t, "-url", b.URL(), "-duration", "200ms", "-engine", "goamqp"))
+	if r.Engine == "amq" || r.Sent == 0 || r.Received != r.Sent || r.Error != "" {
+		t.Fatalf("goamqp: %+v", r)
+	}
 	if cfg, err := parseFlags([]string{"-url", "amqpws://u:p@localhost:8080/broker/amqp"}, io.Discard); err != nil || cfg.url != "amqpws://localhost:8080/broker/amqp" || cfg.user != "u" {
 		t.Fatalf("parseFlags: %v, url %q, user %q", err, cfg.url, cfg.user)
 	}
@@ -243,7 +248,6 @@ func TestFlags(t *testing.T) {
 		{"-url", "http://localhost"},
 		{"-url", "amqp://"},
 		{"-url", "amqp://localhost/queue"},
-		{"-url", "amqpws://localhost/amqp", "-engine", "goamqp"},
 		{"-url", "amqpws://localhost/amqp?x=1"},
 		{"-address", ""},
 		{"-password", "x"},

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"sync/atomic"
+
+	amqp "github.com/Azure/go-amqp"
+	"github.com/coder/websocket"
+
+	"github.com/amqgo/amq/internal/wsnet"
+)
+
+// dialRawWebSocket runs go-amqp, which has no WebSocket transport of its
+// own, over a WebSocket of the amqp subprotocol: the same transport amq
+// uses (wsnet, writes cut into 16 KiB messages), so that the two engines
+// are compared over the same bytes on the wire. amqpwss verifies the
+// server against the system's roots.
+func dialRawWebSocket(ctx context.Context, u *url.URL, opts *amqp.ConnOptions) (*amqp.Conn, error) {
+	scheme, port := "http", "80"
+	if u.Scheme == "amqpwss" {
+		scheme, port = "https", "443"
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	wc, _, err := websocket.Dial(ctx, scheme+"://"+host+u.EscapedPath(), &websocket.DialOptions{Subprotocols: []string{wsnet.Subprotocol}})
+	if err != nil {
+		return nil, fmt.Errorf("WebSocket upgrade: %w", err)
+	}
+	if wc.Subprotocol() != wsnet.Subprotocol {
+		wc.CloseNow()
+		return nil, fmt.Errorf("WebSocket upgrade: the server chose subprotocol %q, not %q", wc.Subprotocol(), wsnet.Subprotocol)
+	}
+	nc := &closedReads{Conn: wsnet.New(wc)}
+	c, err := amqp.NewConn(ctx, nc, opts)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// closedReads is a connection whose reads fail with net.ErrClosed once it
+// is closed: go-amqp takes that for the end of a connection it closed
+// itself, where a WebSocket's reads fail with "context canceled".
+type closedReads struct {
+	net.Conn
+	closed atomic.Bool
+}
+
+func (c *closedReads) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil && c.closed.Load() {
+		err = net.ErrClosed
+	}
+	return n, err
+}
+
+func (c *closedReads) Close() error {
+	c.closed.Store(true)
+	return c.Conn.Close()
+}
