@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amqgo/amq/internal/codec"
 	"github.com/amqgo/amq/internal/engine"
@@ -243,18 +244,11 @@ func (tx *Tx) state(outcome codec.DeliveryState) *codec.TransactionalState {
 // Commit returns a *TransactionError. s must be a Sender of the same
 // Client, not a pre-settled one.
 func (tx *Tx) Send(ctx context.Context, s *Sender, msg *Message) error {
-	if err := tx.checkSend(s); err != nil {
-		return err
-	}
-	enc, span, err := s.prepare(ctx, msg)
+	d, span, err := tx.transmit(ctx, s, msg)
 	if err != nil {
 		return err
 	}
-	d, err := tx.write(ctx, s, enc.b, msg)
-	enc.release() // a transactional send is never sent again
-	if err == nil {
-		err = tx.outcome(ctx, s, d)
-	}
+	err = tx.outcome(ctx, s, d)
 	endSpan(span, err)
 	return err
 }
@@ -262,21 +256,12 @@ func (tx *Tx) Send(ctx context.Context, s *Sender, msg *Message) error {
 // SendAsync sends msg on s as part of the transaction without waiting
 // for the peer to take it in, so that many sends of one transaction can
 // be in flight at once; the Receipt's Wait gives what Send would have
-// returned. Commit waits for every receipt of the transaction first, and
-// rolls the transaction back instead when one of them failed: a commit
-// never applies a part of what was meant. Rollback does not wait.
+// returned. Commit and Rollback wait for every receipt of the
+// transaction first, and Commit rolls the transaction back instead when
+// one of them failed: a commit never applies a part of what was meant.
 func (tx *Tx) SendAsync(ctx context.Context, s *Sender, msg *Message) (*Receipt, error) {
-	if err := tx.checkSend(s); err != nil {
-		return nil, err
-	}
-	enc, span, err := s.prepare(ctx, msg)
+	d, span, err := tx.transmit(ctx, s, msg)
 	if err != nil {
-		return nil, err
-	}
-	d, err := tx.write(ctx, s, enc.b, msg)
-	enc.release()
-	if err != nil {
-		endSpan(span, err)
 		return nil, err
 	}
 	rec := &sendRecord{tx: tx, txSender: s, d: d, span: span}
@@ -285,6 +270,26 @@ func (tx *Tx) SendAsync(ctx context.Context, s *Sender, msg *Message) (*Receipt,
 	tx.pending = append(tx.pending, rec)
 	tx.mu.Unlock()
 	return &rec.receipt, nil
+}
+
+// transmit encodes msg and writes it on s in the transaction; the span is
+// ended here when it fails, by the caller otherwise. A transactional send
+// is never sent again, so its encoding is given back at once.
+func (tx *Tx) transmit(ctx context.Context, s *Sender, msg *Message) (*engine.OutgoingDelivery, trace.Span, error) {
+	if err := tx.checkSend(s); err != nil {
+		return nil, nil, err
+	}
+	enc, span, err := s.prepare(ctx, msg)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := tx.write(ctx, s, enc.b, msg)
+	enc.release()
+	if err != nil {
+		endSpan(span, err)
+		return nil, nil, err
+	}
+	return d, span, nil
 }
 
 // checkSend says why s cannot send in the transaction, or nil.
@@ -441,7 +446,9 @@ func (tx *Tx) Commit(ctx context.Context) error {
 // Rollback asks the peer to drop the transaction: nothing sent in it is
 // delivered, and the deliveries settled in it are given back for
 // redelivery. It returns nil when the transaction is rolled back, which a
-// lost connection also does. After Rollback the Tx is done.
+// lost connection also does. It first waits (within ctx) for the outcomes
+// of the transaction's SendAsync sends, so that their receipts and spans
+// end. After Rollback the Tx is done.
 func (tx *Tx) Rollback(ctx context.Context) error {
 	return tx.discharge(ctx, true)
 }
@@ -458,14 +465,12 @@ func (tx *Tx) discharge(ctx context.Context, fail bool) error {
 	}
 	tx.done = true
 	tx.mu.Unlock()
-	if !fail {
-		if err := tx.waitPending(ctx); err != nil {
-			tx.mu.Lock()
-			if tx.err == nil {
-				tx.err = fmt.Errorf("amq: transaction: a send in it failed: %w", err)
-			}
-			tx.mu.Unlock()
+	if err := tx.waitPending(ctx); err != nil {
+		tx.mu.Lock()
+		if tx.err == nil {
+			tx.err = fmt.Errorf("amq: transaction: a send in it failed: %w", err)
 		}
+		tx.mu.Unlock()
 	}
 	tx.mu.Lock()
 	broken := tx.err
