@@ -12,7 +12,7 @@
 // through Artemis and the embedded broker, both ways, and a rhea server on
 // ws. The embedded broker over WebSockets is a peer of its own,
 // embedded-ws, that every per-peer test runs against (raw go-amqp through
-// rawDial's WebSocket), and the reconnect soak runs over amqpws:// against
+// internal/goamqpws), and the reconnect soak runs over amqpws:// against
 // it and against Artemis (embedded-ws, artemis-ws).
 //
 // The tests carry the build tag "integration":

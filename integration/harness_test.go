@@ -587,7 +587,7 @@ func embeddedPeerOn(b *amqtest.Broker, name string) *Peer {
 }
 
 // embeddedWSPeer is the embedded broker serving AMQP over WebSockets
-// (amqpws://); raw go-amqp reaches it through rawDial.
+// (amqpws://); raw go-amqp reaches it through goamqpws.Dial.
 func embeddedWSPeer(t testing.TB) *Peer {
 	t.Helper()
 	p := embeddedPeerOn(amqtest.NewBroker(t, amqtest.WithWebSocket()), "embedded-ws")

@@ -11,63 +11,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	amqp "github.com/Azure/go-amqp"
-	"github.com/coder/websocket"
+
+	"github.com/amqgo/amq/internal/goamqpws"
 )
-
-// rawDial dials url with go-amqp; an amqpws:// URL (go-amqp has no
-// WebSocket transport) through a WebSocket of the amqp subprotocol that
-// go-amqp runs over as over a socket.
-func rawDial(ctx context.Context, url string, opts *amqp.ConnOptions) (*amqp.Conn, error) {
-	rest, ok := strings.CutPrefix(url, "amqpws://")
-	if !ok {
-		return amqp.Dial(ctx, url, opts)
-	}
-	wc, _, err := websocket.Dial(ctx, "http://"+rest, &websocket.DialOptions{Subprotocols: []string{"amqp"}})
-	if err != nil {
-		return nil, err
-	}
-	nc := &rawWSConn{Conn: websocket.NetConn(context.Background(), wc, websocket.MessageBinary)}
-	c, err := amqp.NewConn(ctx, nc, opts)
-	if err != nil {
-		nc.Close()
-	}
-	return c, err
-}
-
-// rawWSConn is a WebSocket whose reads fail with net.ErrClosed once it is
-// closed, which go-amqp takes for the end of a connection it closed
-// (websocket.NetConn's reads then fail with "context canceled").
-type rawWSConn struct {
-	net.Conn
-	closed atomic.Bool
-}
-
-func (c *rawWSConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if err != nil && c.closed.Load() {
-		err = net.ErrClosed
-	}
-	return n, err
-}
-
-func (c *rawWSConn) Close() error {
-	c.closed.Store(true)
-	return c.Conn.Close()
-}
 
 // rawSession dials p and opens one session; both are closed by t.Cleanup.
 func rawSession(t testing.TB, url string, opts *amqp.ConnOptions) (*amqp.Conn, *amqp.Session) {
 	t.Helper()
 	ctx := testCtx(t, 15*time.Second)
-	c, err := rawDial(ctx, url, opts)
+	c, err := goamqpws.Dial(ctx, url, opts)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
@@ -186,7 +143,7 @@ func expectNothing(t testing.TB, r *amqp.Receiver, d time.Duration) {
 func TestRawConnect(t *testing.T) {
 	eachPeer(t, func(t *testing.T, p *Peer) {
 		ctx := testCtx(t, 15*time.Second)
-		c, err := rawDial(ctx, p.URL, &amqp.ConnOptions{ContainerID: "amq-it-connect"})
+		c, err := goamqpws.Dial(ctx, p.URL, &amqp.ConnOptions{ContainerID: "amq-it-connect"})
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	neturl "net/url"
 
 	amqp "github.com/Azure/go-amqp"
 
 	"github.com/amqgo/amq"
+	"github.com/amqgo/amq/internal/goamqpws"
 )
 
 // An engine is one client library's side of the workload: the senders'
@@ -159,11 +159,7 @@ func dialRaw(ctx context.Context, cfg config, url string) (*amqp.Conn, error) {
 	if cfg.user != "" {
 		sasl = amqp.SASLTypePlain(cfg.user, cfg.password)
 	}
-	opts := &amqp.ConnOptions{SASLType: sasl}
-	if u, err := neturl.Parse(url); err == nil && (u.Scheme == "amqpws" || u.Scheme == "amqpwss") {
-		return dialRawWebSocket(ctx, u, opts)
-	}
-	return amqp.Dial(ctx, url, opts)
+	return goamqpws.Dial(ctx, url, &amqp.ConnOptions{SASLType: sasl})
 }
 
 func newRawEngine(ctx context.Context, cfg config, url string) (*rawEngine, error) {

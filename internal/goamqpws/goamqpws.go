@@ -1,4 +1,9 @@
-package main
+// Package goamqpws runs github.com/Azure/go-amqp, which has no WebSocket
+// transport of its own, over AMQP's WebSocket binding, on the transport
+// amq uses (internal/wsnet). It is for the tests and amqbench, where
+// go-amqp is the independent peer and the baseline; package amq never
+// imports it.
+package goamqpws
 
 import (
 	"context"
@@ -13,12 +18,16 @@ import (
 	"github.com/amqgo/amq/internal/wsnet"
 )
 
-// dialRawWebSocket runs go-amqp, which has no WebSocket transport of its
-// own, over a WebSocket of the amqp subprotocol: the same transport amq
-// uses (wsnet, writes cut into 16 KiB messages), so that the two engines
-// are compared over the same bytes on the wire. amqpwss verifies the
-// server against the system's roots.
-func dialRawWebSocket(ctx context.Context, u *url.URL, opts *amqp.ConnOptions) (*amqp.Conn, error) {
+// Dial dials rawURL with go-amqp: an amqpws:// or amqpwss:// URL over a
+// WebSocket of the amqp subprotocol, the same transport amq uses (writes
+// cut into 16 KiB messages), so that the two engines put the same bytes
+// on the wire; any other URL as amqp.Dial does. amqpwss verifies the
+// server against the system's roots. The upgrade is bounded by ctx.
+func Dial(ctx context.Context, rawURL string, opts *amqp.ConnOptions) (*amqp.Conn, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "amqpws" && u.Scheme != "amqpwss" {
+		return amqp.Dial(ctx, rawURL, opts)
+	}
 	scheme, port := "http", "80"
 	if u.Scheme == "amqpwss" {
 		scheme, port = "https", "443"
