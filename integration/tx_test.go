@@ -100,61 +100,31 @@ func queueDrained(ctx context.Context, t testing.TB, p *Peer, addr, why string) 
 // TestTxCommit: messages sent in a transaction reach no consumer before
 // the commit, and all of them, in order, after it.
 func TestTxCommit(t *testing.T) {
-	const n = 5
-	eachPeer(t, func(t *testing.T, p *Peer) {
-		p.Require(t, FeatTransactions)
-		ctx := testCtx(t, time.Minute)
-		c := amqDial(t, p, p.Addr, nil)
-		addr := p.Queue(uniqueName(t))
-		r := amqReceiver(t, c, addr, &amq.ReceiverOptions{Credit: 2 * n})
-		s := amqSender(t, c, addr, nil)
-
-		tx, err := c.Begin(ctx)
-		if err != nil {
-			t.Fatalf("Begin: %v", err)
-		}
-		if err := sendInTx(ctx, tx, s, "tx", n); err != nil {
-			t.Fatal(err)
-		}
-		sendMarker(ctx, t, s, "marker")
-		expectNext(ctx, t, r, "marker", "a consumer saw the transaction's messages before the commit")
-
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatalf("Commit: %v", err)
-		}
-		if got, _ := receiveBodies(ctx, t, r, n); !slices.Equal(got, numbered("tx", n)) {
-			t.Fatalf("after the commit: %q, want %q", got, numbered("tx", n))
-		}
-		if err := tx.Commit(ctx); !errors.Is(err, amq.ErrTxDone) {
-			t.Errorf("second Commit: %v, want ErrTxDone", err)
-		}
-		if err := tx.Send(ctx, s, amq.NewMessage("late")); !errors.Is(err, amq.ErrTxDone) {
-			t.Errorf("Send after Commit: %v, want ErrTxDone", err)
-		}
-		expectNoMore(t, r)
-	})
+	eachPeer(t, func(t *testing.T, p *Peer) { checkCommit(t, p, 5, false) })
 }
 
-// TestTxCommitAsync: a window of sends in one transaction (Tx.SendAsync)
-// reaches no consumer before the commit, which waits for their outcomes,
-// and all of them, in order, after it.
+// TestTxCommitAsync: the same with a window of sends in the transaction
+// (Tx.SendAsync), whose outcomes the commit waits for.
 func TestTxCommitAsync(t *testing.T) {
-	const n = 200
-	eachPeer(t, func(t *testing.T, p *Peer) {
-		p.Require(t, FeatTransactions)
-		ctx := testCtx(t, time.Minute)
-		c := amqDial(t, p, p.Addr, nil)
-		addr := p.Queue(uniqueName(t))
-		r := amqReceiver(t, c, addr, &amq.ReceiverOptions{Credit: 2 * n})
-		s := amqSender(t, c, addr, nil)
+	eachPeer(t, func(t *testing.T, p *Peer) { checkCommit(t, p, 200, true) })
+}
 
-		tx, err := c.Begin(ctx)
-		if err != nil {
-			t.Fatalf("Begin: %v", err)
-		}
-		var receipts []*amq.Receipt
+func checkCommit(t *testing.T, p *Peer, n int, async bool) {
+	p.Require(t, FeatTransactions)
+	ctx := testCtx(t, time.Minute)
+	c := amqDial(t, p, p.Addr, nil)
+	addr := p.Queue(uniqueName(t))
+	r := amqReceiver(t, c, addr, &amq.ReceiverOptions{Credit: 2 * n})
+	s := amqSender(t, c, addr, nil)
+
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	var receipts []*amq.Receipt
+	if async {
 		for i := 1; i <= n; i++ {
-			m := amq.NewMessage(fmt.Sprintf("async %d", i))
+			m := amq.NewMessage(fmt.Sprintf("tx %d", i))
 			m.Durable = true
 			rc, err := tx.SendAsync(ctx, s, m)
 			if err != nil {
@@ -162,21 +132,33 @@ func TestTxCommitAsync(t *testing.T) {
 			}
 			receipts = append(receipts, rc)
 		}
-		sendMarker(ctx, t, s, "marker")
-		expectNext(ctx, t, r, "marker", "a consumer saw the transaction's messages before the commit")
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatalf("Commit: %v", err)
+	} else if err := sendInTx(ctx, tx, s, "tx", n); err != nil {
+		t.Fatal(err)
+	}
+	sendMarker(ctx, t, s, "marker")
+	expectNext(ctx, t, r, "marker", "a consumer saw the transaction's messages before the commit")
+
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	for i, rc := range receipts {
+		if err := rc.Wait(ctx); err != nil {
+			t.Fatalf("receipt %d after the commit: %v", i+1, err)
 		}
-		for i, rc := range receipts {
-			if err := rc.Wait(ctx); err != nil {
-				t.Fatalf("receipt %d after the commit: %v", i+1, err)
-			}
-		}
-		if got, _ := receiveBodies(ctx, t, r, n); !slices.Equal(got, numbered("async", n)) {
-			t.Fatalf("after the commit: %q…, want %q…", got[:3], numbered("async", n)[:3])
-		}
-		expectNoMore(t, r)
-	})
+	}
+	if got, _ := receiveBodies(ctx, t, r, n); !slices.Equal(got, numbered("tx", n)) {
+		t.Fatalf("after the commit: %d messages, want %q…", len(got), numbered("tx", n)[:3])
+	}
+	if err := tx.Commit(ctx); !errors.Is(err, amq.ErrTxDone) {
+		t.Errorf("second Commit: %v, want ErrTxDone", err)
+	}
+	if err := tx.Send(ctx, s, amq.NewMessage("late")); !errors.Is(err, amq.ErrTxDone) {
+		t.Errorf("Send after Commit: %v, want ErrTxDone", err)
+	}
+	if _, err := tx.SendAsync(ctx, s, amq.NewMessage("late")); !errors.Is(err, amq.ErrTxDone) {
+		t.Errorf("SendAsync after Commit: %v, want ErrTxDone", err)
+	}
+	expectNoMore(t, r)
 }
 
 // TestTxRollback: nothing sent in a rolled-back transaction is ever
