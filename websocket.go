@@ -88,32 +88,12 @@ func dialWebSocket(ctx context.Context, cfg *connectConfig, ep endpoint, tlsCfg 
 		_ = wc.CloseNow()
 		return nil, errWSSubprotocol
 	}
-	// The connection outlives ctx, which bounds the dial only.
-	wsc := &wsConn{Conn: wsnet.New(wc)}
+	// The connection outlives ctx, which bounds the dial only. Its
+	// addresses are those of the TCP connection under it: the proxy's
+	// when there is one.
+	var local, remote net.Addr
 	if p := raw.Load(); p != nil {
-		wsc.local, wsc.remote = (*p).LocalAddr(), (*p).RemoteAddr()
+		local, remote = (*p).LocalAddr(), (*p).RemoteAddr()
 	}
-	return wsc, nil
-}
-
-// wsConn is a dialled WebSocket as a net.Conn, with the addresses of the
-// TCP connection under it (websocket.NetConn knows none for a dialled
-// connection): those of the proxy when there is one.
-type wsConn struct {
-	net.Conn
-	local, remote net.Addr
-}
-
-func (c *wsConn) LocalAddr() net.Addr {
-	if c.local != nil {
-		return c.local
-	}
-	return c.Conn.LocalAddr()
-}
-
-func (c *wsConn) RemoteAddr() net.Addr {
-	if c.remote != nil {
-		return c.remote
-	}
-	return c.Conn.RemoteAddr()
+	return wsnet.New(wc, local, remote), nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -125,7 +126,7 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered the request
 	}
 	// The connection outlives the request (and its context).
-	nc := &wsServerConn{Conn: wsnet.New(wc)}
+	nc := &wsServerConn{Conn: wsnet.New(wc, requestLocalAddr(r), requestRemoteAddr(r))}
 	if r.TLS != nil {
 		st := *r.TLS
 		nc.tlsState = &st
@@ -179,7 +180,7 @@ func (l *wsListener) Close() error {
 func (l *wsListener) Addr() net.Addr { return l.tcp.Addr() }
 
 // wsServerConn is an accepted WebSocket as a net.Conn. Its Close does not
-// wait for the peer: websocket.NetConn's Close sends a close frame and then
+// wait for the peer: wsnet.Conn's Close sends a close frame and then
 // waits up to seconds for the peer's, and the accept loop closes
 // connections (beyond MaxConnections, or evicted beyond MaxHandshakes)
 // that a peer may well leave unanswered. The handshake finishes on a
@@ -211,6 +212,22 @@ type slogWriter struct{ log *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.log.Debug("amqp websocket listener: " + strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// requestLocalAddr is the address a request came in on, nil if unknown.
+func requestLocalAddr(r *http.Request) net.Addr {
+	a, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return a
+}
+
+// requestRemoteAddr is the address a request came from, nil if unknown:
+// net/http keeps it as text, which for a TCP listener is ip:port.
+func requestRemoteAddr(r *http.Request) net.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(ap)
 }
 
 // isWebSocketScheme reports whether scheme is amqpws or amqpwss.

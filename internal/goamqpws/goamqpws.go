@@ -44,7 +44,7 @@ func Dial(ctx context.Context, rawURL string, opts *amqp.ConnOptions) (*amqp.Con
 		wc.CloseNow()
 		return nil, fmt.Errorf("WebSocket upgrade: the server chose subprotocol %q, not %q", wc.Subprotocol(), wsnet.Subprotocol)
 	}
-	nc := &closedReads{Conn: wsnet.New(wc)}
+	nc := &closedReads{Conn: wsnet.New(wc, nil, nil)}
 	c, err := amqp.NewConn(ctx, nc, opts)
 	if err != nil {
 		nc.Close()

@@ -61,7 +61,7 @@ func TestWritesAreCutIntoMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(wc)
+	c := New(wc, nil, nil)
 	defer c.Close()
 	want := make([]byte, 100_000)
 	for i := range want {
