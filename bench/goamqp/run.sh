@@ -24,6 +24,8 @@ WORK=${WORK:-/tmp/amq-goamqp}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../broker.sh
+. "$REPO/bench/broker.sh"
 
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
@@ -59,21 +61,8 @@ mode_label() { # mode
 }
 
 mkdir -p "$WORK"
-log "building amqbench and amqbroker from $REPO"
-(cd "$REPO" && go build -o "$WORK/amqbench" ./cmd/amqbench && go build -o "$WORK/amqbroker" ./cmd/amqbroker)
-
-"$WORK/amqbroker" -listen "$TRANSPORT://127.0.0.1:0" -allow-anonymous \
-  -max-queue-messages -1 -max-queue-bytes -1 >"$WORK/broker.log" 2>&1 &
-BROKER_PID=$!
-URL=
-for _ in $(seq 100); do
-  URL=$(sed -n "s/^listening on \($TRANSPORT:\/\/[^ ]*\).*/\1/p" "$WORK/broker.log" | head -1)
-  [ -n "$URL" ] && break
-  kill -0 "$BROKER_PID" 2>/dev/null || { cat "$WORK/broker.log" >&2; die "amqbroker exited"; }
-  sleep 0.1
-done
-[ -n "$URL" ] || die "amqbroker did not print its URL"
-log "broker $URL (pid $BROKER_PID)"
+build_tools
+start_broker "$TRANSPORT"
 
 jnum() { sed -n "s/.*\"$1\":\([-0-9.eE+]*\).*/\1/p" "$2"; }
 RESULTS="$WORK/results.tsv"

@@ -27,6 +27,8 @@ WORK=${WORK:-/tmp/amq-protonc}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../broker.sh
+. "$REPO/bench/broker.sh"
 EX=/usr/share/proton/examples/c
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -76,25 +78,13 @@ for prog in send receive; do
     mv "$bin.tmp" "$bin"
   fi
 done
-log "building amqbench and amqbroker from $REPO"
-(cd "$REPO" && go build -o "$WORK/amqbench" ./cmd/amqbench && go build -o "$WORK/amqbroker" ./cmd/amqbroker)
+build_tools
 
 # --- 3. broker -------------------------------------------------------------------
-"$WORK/amqbroker" -listen amqp://127.0.0.1:0 -allow-anonymous \
-  -max-queue-messages -1 -max-queue-bytes -1 >"$WORK/broker.log" 2>&1 &
-BROKER_PID=$!
-URL=
-for _ in $(seq 100); do
-  URL=$(sed -n 's/^listening on \(amqp:\/\/[^ ]*\).*/\1/p' "$WORK/broker.log" | head -1)
-  [ -n "$URL" ] && break
-  kill -0 "$BROKER_PID" 2>/dev/null || { cat "$WORK/broker.log" >&2; die "amqbroker exited"; }
-  sleep 0.1
-done
-[ -n "$URL" ] || die "amqbroker did not print its URL"
+start_broker amqp
 HOSTPORT=${URL#amqp://}
 HOST=${HOSTPORT%:*}
 PORT=${HOSTPORT##*:}
-log "broker $URL (pid $BROKER_PID)"
 
 # --- helpers ---------------------------------------------------------------------
 TICK=$(getconf CLK_TCK)
