@@ -112,7 +112,11 @@
 // in flight), while duplicates are expected (deliveries received but not yet
 // accepted when the connection drops are redelivered). Pre-settled sends
 // are at-most-once: those that fail in a cut are counted as unconfirmed and
-// the run goes on.
+// the run goes on. The clients' ReconnectResetAfter is half a second, so
+// that each cut finds the reconnect schedule at its immediate first
+// attempt: the time measured is the reconnect's, not a back-off delay
+// grown over cuts (with the default of 5 s, connections cut every second
+// never count as good ones, and the delays grow to seconds).
 //
 // # Ending
 //

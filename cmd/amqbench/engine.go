@@ -47,13 +47,22 @@ type amqEngine struct {
 }
 
 func dialAMQ(ctx context.Context, cfg config, url string, onState func(amq.StateEvent)) (*amq.Client, error) {
-	return amq.Dial(ctx, url, &amq.ConnectOptions{
+	opts := &amq.ConnectOptions{
 		User:          cfg.user,
 		Password:      cfg.password,
 		OnStateChange: onState,
 		// Each sender has at most one send waiting for a reconnect.
 		MaxPendingSends: cfg.senders + amq.DefaultMaxPendingSends,
-	})
+	}
+	if cfg.chaos {
+		// A connection that lived until the next cut was a good one: its
+		// loss starts the reconnect schedule again (an immediate first
+		// attempt), as a loss after the default 5 s would. Otherwise each
+		// cut would find the schedule further along, and the reconnect
+		// time measured would be mostly the growing back-off delay.
+		opts.ReconnectResetAfter = cfg.chaosEvery / 2
+	}
+	return amq.Dial(ctx, url, opts)
 }
 
 func newAMQEngine(ctx context.Context, cfg config, url string, onSendState, onRecvState func(amq.StateEvent)) (*amqEngine, error) {
