@@ -57,7 +57,8 @@ func TestRabbitMQClients(t *testing.T) {
 	bench := buildCommand(t, dir, "amqbench")
 	n := *rabbitMessages
 	for round := 1; round <= *rabbitRounds; round++ {
-		pc := float64(n) / protonCRun(t, sendBin, recvBin, p.Addr, n).Seconds()
+		elapsed, _ := protonCRun(t, sendBin, recvBin, p.Addr, n)
+		pc := float64(n) / elapsed.Seconds()
 		line := fmt.Sprintf("round %d: proton-c %.0f msg/s", round, pc)
 		// Proton C's receive grants its whole count as credit at once; the
 		// last amq row does the same, the others keep amqbench's 1,000.
